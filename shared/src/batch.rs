@@ -1,0 +1,286 @@
+//! Packing log events into PutLogEvents requests under every rule of the service.
+//!
+//! The rules (CloudWatch Logs API reference, PutLogEvents):
+//! - a request holds at most [`MAX_BATCH_EVENTS`] events and at most [`MAX_BATCH_BYTES`],
+//!   counted as the UTF-8 bytes of every message plus [`EVENT_OVERHEAD_BYTES`] per event;
+//! - its events are in chronological order and span at most [`MAX_BATCH_SPAN_MS`];
+//! - an event is at most [`MAX_EVENT_BYTES`] (message + overhead) and its message is not empty;
+//! - events older than 14 days or more than 2 hours in the future are rejected.
+//!
+//! Packing is greedy over the time-sorted events: each request takes as many consecutive
+//! events as the rules allow. For the count and span rules that is optimal (an interval
+//! cover); for bytes it is within one request of optimal per 24 h window for the small events
+//! logs are made of, and it keeps every request's events contiguous in time.
+
+use std::ops::Range;
+
+/// Maximum events in one PutLogEvents request.
+pub const MAX_BATCH_EVENTS: usize = 10_000;
+/// Maximum size of one PutLogEvents request: message bytes + 26 per event.
+pub const MAX_BATCH_BYTES: usize = 1_048_576;
+/// What the service adds to every message when it sizes a request.
+pub const EVENT_OVERHEAD_BYTES: usize = 26;
+/// Maximum size of one event (message bytes + overhead): the 1 MB event limit. A request is
+/// capped at the same size, so an event this large travels alone.
+pub const MAX_EVENT_BYTES: usize = 1_048_576;
+/// The events of one request may span at most 24 hours.
+pub const MAX_BATCH_SPAN_MS: i64 = 24 * 60 * 60 * 1000;
+/// Events older than this are rejected by the service (`tooOldLogEventEndIndex`).
+pub const MAX_AGE_MS: i64 = 14 * 24 * 60 * 60 * 1000;
+/// Events further in the future than this are rejected by the service (`tooNewLogEventStartIndex`).
+pub const MAX_FUTURE_MS: i64 = 2 * 60 * 60 * 1000;
+
+/// A log event on its way to PutLogEvents. `origin` says which input (a Kinesis record, a
+/// payload) it came from, so a failed request can be traced back to what must be retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEvent {
+    pub timestamp: i64,
+    pub message: String,
+    pub origin: u32,
+}
+
+impl LogEvent {
+    /// Size as the service counts it.
+    pub fn size(&self) -> usize {
+        self.message.len() + EVENT_OVERHEAD_BYTES
+    }
+}
+
+/// Why the writer did not send an event: the service would refuse it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    TooOld,
+    TooNew,
+}
+
+/// Classifies an event against the service's time window at `now_ms`.
+pub fn rejection(timestamp: i64, now_ms: i64) -> Option<Rejection> {
+    if timestamp < now_ms.saturating_sub(MAX_AGE_MS) {
+        Some(Rejection::TooOld)
+    } else if timestamp > now_ms.saturating_add(MAX_FUTURE_MS) {
+        Some(Rejection::TooNew)
+    } else {
+        None
+    }
+}
+
+/// Splits an event whose message is too large for one event into consecutive events, each
+/// marked `[part i/n] `, cut on UTF-8 character boundaries. Nothing is dropped or cut
+/// silently: concatenating the parts without their markers gives the message back.
+/// Returns `None` when the event fits as it is.
+pub fn split_oversize(event: &LogEvent) -> Option<Vec<LogEvent>> {
+    if event.size() <= MAX_EVENT_BYTES {
+        return None;
+    }
+    let msg = event.message.as_str();
+    // The marker's length depends on n; grow n until every part fits with its marker.
+    let mut n = msg
+        .len()
+        .div_ceil(MAX_EVENT_BYTES - EVENT_OVERHEAD_BYTES - 16);
+    loop {
+        let marker_len = format!("[part {n}/{n}] ").len();
+        let room = MAX_EVENT_BYTES - EVENT_OVERHEAD_BYTES - marker_len;
+        let parts = cut_utf8(msg, room);
+        if parts.len() <= n {
+            let total = parts.len();
+            return Some(
+                parts
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, p)| LogEvent {
+                        timestamp: event.timestamp,
+                        message: format!("[part {}/{}] {}", i + 1, total, p),
+                        origin: event.origin,
+                    })
+                    .collect(),
+            );
+        }
+        n = parts.len();
+    }
+}
+
+/// Cuts `s` into pieces of at most `max` bytes, each ending on a character boundary.
+fn cut_utf8(s: &str, max: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        let mut end = rest.len().min(max);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.push(&rest[..end]);
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// Sorts events chronologically, keeping arrival order among equal timestamps (a stable sort),
+/// and returns the ranges of the requests that carry them. `events` must hold no empty and no
+/// oversize message (see [`split_oversize`]).
+pub fn plan(events: &mut [LogEvent]) -> Vec<Range<usize>> {
+    events.sort_by_key(|e| e.timestamp);
+    let mut batches = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, e) in events.iter().enumerate() {
+        let size = e.size();
+        let full = i - start == MAX_BATCH_EVENTS
+            || bytes + size > MAX_BATCH_BYTES
+            || e.timestamp - events[start].timestamp > MAX_BATCH_SPAN_MS;
+        if i > start && full {
+            batches.push(start..i);
+            start = i;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < events.len() {
+        batches.push(start..events.len());
+    }
+    batches
+}
+
+/// The fewest requests any correct packing of `events` (sorted) needs: a lower bound from the
+/// byte, count and span rules, each on its own. Used by tests to hold [`plan`] to account.
+pub fn lower_bound(events: &[LogEvent]) -> usize {
+    if events.is_empty() {
+        return 0;
+    }
+    let bytes: usize = events.iter().map(LogEvent::size).sum();
+    // Span: greedy interval cover of the timestamps is exactly optimal.
+    let mut spans = 1;
+    let mut first = events[0].timestamp;
+    for e in events {
+        if e.timestamp - first > MAX_BATCH_SPAN_MS {
+            spans += 1;
+            first = e.timestamp;
+        }
+    }
+    bytes
+        .div_ceil(MAX_BATCH_BYTES)
+        .max(events.len().div_ceil(MAX_BATCH_EVENTS))
+        .max(spans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ev(timestamp: i64, len: usize) -> LogEvent {
+        LogEvent {
+            timestamp,
+            message: "x".repeat(len),
+            origin: 0,
+        }
+    }
+
+    fn check(events: &[LogEvent], batches: &[Range<usize>]) {
+        let mut next = 0;
+        for b in batches {
+            assert_eq!(b.start, next, "batches cover every event once, in order");
+            next = b.end;
+            let batch = &events[b.clone()];
+            assert!(!batch.is_empty() && batch.len() <= MAX_BATCH_EVENTS);
+            assert!(batch.iter().map(LogEvent::size).sum::<usize>() <= MAX_BATCH_BYTES);
+            assert!(batch.windows(2).all(|w| w[0].timestamp <= w[1].timestamp));
+            assert!(batch.last().unwrap().timestamp - batch[0].timestamp <= MAX_BATCH_SPAN_MS);
+        }
+        assert_eq!(next, events.len());
+    }
+
+    #[test]
+    fn count_limit_gives_exactly_the_bound() {
+        let mut events: Vec<_> = (0..25_000).rev().map(|i| ev(i, 10)).collect();
+        let b = plan(&mut events);
+        check(&events, &b);
+        assert_eq!(b.len(), 3);
+        assert_eq!(b.len(), lower_bound(&events));
+    }
+
+    #[test]
+    fn stable_among_equal_timestamps() {
+        let mut events: Vec<_> = (0..10)
+            .map(|i| LogEvent {
+                timestamp: 5 - (i % 2),
+                message: i.to_string(),
+                origin: i as u32,
+            })
+            .collect();
+        plan(&mut events);
+        let order: Vec<_> = events.iter().map(|e| e.origin).collect();
+        assert_eq!(order, vec![1, 3, 5, 7, 9, 0, 2, 4, 6, 8]);
+    }
+
+    #[test]
+    fn span_limit_splits_at_24h() {
+        let mut events = vec![
+            ev(0, 1),
+            ev(MAX_BATCH_SPAN_MS, 1),
+            ev(MAX_BATCH_SPAN_MS + 1, 1),
+        ];
+        let b = plan(&mut events);
+        assert_eq!(b, vec![0..2, 2..3]);
+    }
+
+    #[test]
+    fn split_marks_parts_on_char_boundaries_and_loses_nothing() {
+        let msg: String = "ü€𝄞a".repeat(150_000); // 1.5 MB of 1–4 byte characters
+        let e = LogEvent {
+            timestamp: 1,
+            message: msg.clone(),
+            origin: 7,
+        };
+        let parts = split_oversize(&e).unwrap();
+        assert_eq!(parts.len(), 2);
+        let mut joined = String::new();
+        for (i, p) in parts.iter().enumerate() {
+            assert!(p.size() <= MAX_EVENT_BYTES);
+            let marker = format!("[part {}/2] ", i + 1);
+            assert!(p.message.starts_with(&marker));
+            joined.push_str(&p.message[marker.len()..]);
+            assert_eq!((p.timestamp, p.origin), (1, 7));
+        }
+        assert_eq!(joined, msg);
+        assert!(split_oversize(&ev(1, MAX_EVENT_BYTES - EVENT_OVERHEAD_BYTES)).is_none());
+        assert_eq!(
+            split_oversize(&ev(1, MAX_EVENT_BYTES - EVENT_OVERHEAD_BYTES + 1))
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn time_window_classification() {
+        let now = 1_800_000_000_000;
+        assert_eq!(
+            rejection(now - MAX_AGE_MS - 1, now),
+            Some(Rejection::TooOld)
+        );
+        assert_eq!(rejection(now - MAX_AGE_MS, now), None);
+        assert_eq!(rejection(now + MAX_FUTURE_MS, now), None);
+        assert_eq!(
+            rejection(now + MAX_FUTURE_MS + 1, now),
+            Some(Rejection::TooNew)
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn every_batch_obeys_every_limit(
+            spec in prop::collection::vec((0i64..(3 * MAX_BATCH_SPAN_MS), 1usize..20_000), 1..3_000)
+        ) {
+            let mut events: Vec<_> = spec.iter().map(|&(t, len)| ev(t, len)).collect();
+            let b = plan(&mut events);
+            check(&events, &b);
+            prop_assert!(b.len() >= lower_bound(&events));
+            // Greedy closes a request only when the next event would break a rule, so every
+            // request but the last is nearly full in bytes or count, or ends a 24 h span.
+            let bytes: usize = events.iter().map(LogEvent::size).sum();
+            let spans = lower_bound(&events);
+            prop_assert!(b.len() <= spans + 1 + bytes.div_ceil(MAX_BATCH_BYTES - 20_026) + events.len().div_ceil(MAX_BATCH_EVENTS));
+        }
+    }
+}

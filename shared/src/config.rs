@@ -1,0 +1,396 @@
+//! Configuration from the environment, read once per container, and the naming rules of
+//! CloudWatch Logs that target names are sanitised to.
+//!
+//! Reading goes through a lookup function rather than `std::env` directly so that every rule
+//! here is a pure function the unit tests can drive.
+
+use regex::Regex;
+
+use crate::decode::{DEFAULT_MAX_DECODED_BYTES, DecodeLimits};
+use crate::writer::WriterOptions;
+
+/// A configuration value that cannot be used; the message names the variable.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{0} is required but not set")]
+    Missing(&'static str),
+    #[error("{var}: {reason}")]
+    Invalid { var: &'static str, reason: String },
+}
+
+/// How shipped events are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageFormat {
+    /// The message exactly as received.
+    Raw,
+    /// A JSON object with the source `owner`, `logGroup`, `logStream`, the event `id`,
+    /// `timestamp` and `message` (embedded as JSON when it is a JSON object itself).
+    Envelope,
+}
+
+/// One piece of a name template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Text(String),
+    Owner,
+    LogGroup,
+    LogStream,
+}
+
+/// A name template over a subscription payload's `{owner}`, `{logGroup}` and `{logStream}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    segments: Vec<Segment>,
+}
+
+/// The source fields a [`Template`] may use.
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    pub owner: &'a str,
+    pub log_group: &'a str,
+    pub log_stream: &'a str,
+}
+
+impl Template {
+    /// Parses `text`; `var` names the variable in errors. Unknown placeholders and unclosed
+    /// braces are errors, so a typo fails at start-up rather than naming streams oddly.
+    pub fn parse(var: &'static str, text: &str) -> Result<Self, ConfigError> {
+        let invalid = |reason: String| ConfigError::Invalid { var, reason };
+        if text.is_empty() {
+            return Err(invalid("must not be empty".into()));
+        }
+        let mut segments = Vec::new();
+        let mut rest = text;
+        while let Some(open) = rest.find('{') {
+            if open > 0 {
+                segments.push(Segment::Text(rest[..open].to_owned()));
+            }
+            let close = rest[open..]
+                .find('}')
+                .ok_or_else(|| invalid(format!("unclosed '{{' in {text:?}")))?
+                + open;
+            segments.push(match &rest[open + 1..close] {
+                "owner" => Segment::Owner,
+                "logGroup" => Segment::LogGroup,
+                "logStream" => Segment::LogStream,
+                other => {
+                    return Err(invalid(format!("unknown placeholder {{{other}}} in {text:?}; use {{owner}}, {{logGroup}} or {{logStream}}")));
+                }
+            });
+            rest = &rest[close + 1..];
+        }
+        if !rest.is_empty() {
+            segments.push(Segment::Text(rest.to_owned()));
+        }
+        Ok(Self { segments })
+    }
+
+    /// The template with the source's fields filled in (not yet sanitised).
+    pub fn render(&self, src: Source<'_>) -> String {
+        let mut out = String::new();
+        for s in &self.segments {
+            out.push_str(match s {
+                Segment::Text(t) => t,
+                Segment::Owner => src.owner,
+                Segment::LogGroup => src.log_group,
+                Segment::LogStream => src.log_stream,
+            });
+        }
+        out
+    }
+
+    /// True when the template uses no placeholder: the name is the same for every payload.
+    pub fn is_constant(&self) -> bool {
+        self.segments.iter().all(|s| matches!(s, Segment::Text(_)))
+    }
+}
+
+/// Longest log group or stream name the service accepts.
+pub const MAX_NAME_LEN: usize = 512;
+
+/// Sanitises a log group name to the service's rule: 1–512 characters of `[.-_/#A-Za-z0-9]`.
+/// Anything else becomes `_`; an empty name becomes `_`.
+pub fn sanitize_log_group(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | '#') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(MAX_NAME_LEN)
+        .collect();
+    if out.is_empty() {
+        out.push('_');
+    }
+    out
+}
+
+/// Sanitises a log stream name to the service's rule: 1–512 characters, no `:` or `*`.
+/// Those become `_`; the name is cut to 512 bytes on a character boundary (so also at most
+/// 512 characters); an empty name becomes `_`.
+pub fn sanitize_log_stream(name: &str) -> String {
+    let mut out = String::with_capacity(name.len().min(MAX_NAME_LEN));
+    for c in name.chars() {
+        let c = if matches!(c, ':' | '*') { '_' } else { c };
+        if out.len() + c.len_utf8() > MAX_NAME_LEN {
+            break;
+        }
+        out.push(c);
+    }
+    if out.is_empty() {
+        out.push('_');
+    }
+    out
+}
+
+/// The subscription receiver's configuration.
+#[derive(Debug, Clone)]
+pub struct ReceiverConfig {
+    /// `TARGET_LOG_GROUP` (required).
+    pub target_log_group: Template,
+    /// `TARGET_LOG_STREAM`, default `{owner}/{logGroup}/{logStream}`.
+    pub target_log_stream: Template,
+    /// `MESSAGE_FORMAT`: `raw` (default) or `envelope`.
+    pub message_format: MessageFormat,
+    /// `INCLUDE_PATTERN`: only messages matching it are shipped.
+    pub include: Option<Regex>,
+    /// `EXCLUDE_PATTERN`: messages matching it are dropped.
+    pub exclude: Option<Regex>,
+    /// `AWS_LAMBDA_LOG_GROUP_NAME` (set by Lambda): events from it are never shipped.
+    pub own_log_group: Option<String>,
+    /// `MAX_DECODED_BYTES`, default 32 MiB.
+    pub limits: DecodeLimits,
+    /// `TARGET_RETENTION_DAYS`, `TARGET_KMS_KEY_ARN`.
+    pub writer: WriterOptions,
+}
+
+/// Default of `TARGET_LOG_STREAM`.
+pub const DEFAULT_TARGET_LOG_STREAM: &str = "{owner}/{logGroup}/{logStream}";
+
+/// Retention values CloudWatch Logs accepts for `PutRetentionPolicy`.
+pub const RETENTION_DAYS: &[i32] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+impl ReceiverConfig {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads configuration through `get`; empty values count as unset.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let target_log_group = Template::parse(
+            "TARGET_LOG_GROUP",
+            &get("TARGET_LOG_GROUP").ok_or(ConfigError::Missing("TARGET_LOG_GROUP"))?,
+        )?;
+        let target_log_stream = Template::parse(
+            "TARGET_LOG_STREAM",
+            &get("TARGET_LOG_STREAM").unwrap_or_else(|| DEFAULT_TARGET_LOG_STREAM.into()),
+        )?;
+        let message_format = match get("MESSAGE_FORMAT").as_deref().map(str::trim) {
+            None => MessageFormat::Raw,
+            Some(v) if v.eq_ignore_ascii_case("raw") => MessageFormat::Raw,
+            Some(v) if v.eq_ignore_ascii_case("envelope") => MessageFormat::Envelope,
+            Some(v) => {
+                return Err(ConfigError::Invalid {
+                    var: "MESSAGE_FORMAT",
+                    reason: format!("{v:?} is neither \"raw\" nor \"envelope\""),
+                });
+            }
+        };
+        let regex = |var: &'static str| -> Result<Option<Regex>, ConfigError> {
+            get(var)
+                .map(|p| {
+                    Regex::new(&p).map_err(|e| ConfigError::Invalid {
+                        var,
+                        reason: format!("not a valid regular expression: {e}"),
+                    })
+                })
+                .transpose()
+        };
+        let max_decoded_bytes = match get("MAX_DECODED_BYTES") {
+            None => DEFAULT_MAX_DECODED_BYTES,
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| ConfigError::Invalid {
+                    var: "MAX_DECODED_BYTES",
+                    reason: format!("{v:?} is not a positive number of bytes"),
+                })?,
+        };
+        let retention_days = match get("TARGET_RETENTION_DAYS") {
+            None => None,
+            Some(v) => Some(v.trim().parse::<i32>().ok().filter(|d| RETENTION_DAYS.contains(d)).ok_or_else(|| ConfigError::Invalid {
+                var: "TARGET_RETENTION_DAYS",
+                reason: format!("{v:?} is not one of the retention periods CloudWatch Logs accepts: {RETENTION_DAYS:?}"),
+            })?),
+        };
+        Ok(Self {
+            target_log_group,
+            target_log_stream,
+            message_format,
+            include: regex("INCLUDE_PATTERN")?,
+            exclude: regex("EXCLUDE_PATTERN")?,
+            own_log_group: get("AWS_LAMBDA_LOG_GROUP_NAME"),
+            limits: DecodeLimits { max_decoded_bytes },
+            writer: WriterOptions {
+                retention_days,
+                kms_key_arn: get("TARGET_KMS_KEY_ARN"),
+            },
+        })
+    }
+
+    /// The sanitised target group and stream for a payload from `src`.
+    pub fn target(&self, src: Source<'_>) -> (String, String) {
+        (
+            sanitize_log_group(&self.target_log_group.render(src)),
+            sanitize_log_stream(&self.target_log_stream.render(src)),
+        )
+    }
+
+    /// True when a message passes `INCLUDE_PATTERN` and `EXCLUDE_PATTERN`.
+    pub fn keeps(&self, message: &str) -> bool {
+        self.include.as_ref().is_none_or(|r| r.is_match(message))
+            && !self.exclude.as_ref().is_some_and(|r| r.is_match(message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(vars: &[(&str, &str)]) -> Result<ReceiverConfig, ConfigError> {
+        let m: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ReceiverConfig::from_lookup(move |k| m.get(k).cloned())
+    }
+
+    const SRC: Source<'static> = Source {
+        owner: "123456789012",
+        log_group: "/aws/lambda/orders",
+        log_stream: "2026/11/22/[$LATEST]abc",
+    };
+
+    #[test]
+    fn templates_render_and_sanitise() {
+        let c = cfg(&[("TARGET_LOG_GROUP", "/central/{owner}")]).unwrap();
+        assert_eq!(
+            c.target(SRC),
+            (
+                "/central/123456789012".into(),
+                "123456789012//aws/lambda/orders/2026/11/22/[$LATEST]abc".into()
+            )
+        );
+        let c = cfg(&[
+            ("TARGET_LOG_GROUP", "/c/{logStream}"),
+            ("TARGET_LOG_STREAM", "x:{logGroup}*"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.target(SRC),
+            (
+                "/c/2026/11/22/__LATEST_abc".into(),
+                "x_/aws/lambda/orders_".into()
+            )
+        );
+        assert!(
+            cfg(&[("TARGET_LOG_GROUP", "/central")])
+                .unwrap()
+                .target_log_group
+                .is_constant()
+        );
+    }
+
+    #[test]
+    fn sanitising_enforces_length_and_emptiness() {
+        assert_eq!(sanitize_log_group(""), "_");
+        assert_eq!(sanitize_log_group("a b:ü"), "a_b__");
+        assert_eq!(sanitize_log_group(&"g".repeat(600)).len(), 512);
+        assert_eq!(sanitize_log_stream(""), "_");
+        let s = sanitize_log_stream(&"é".repeat(400)); // 800 bytes
+        assert_eq!(s.len(), 512);
+        assert_eq!(s.chars().count(), 256);
+        assert_eq!(sanitize_log_stream("a:b*c/ü [x]"), "a_b_c/ü [x]");
+    }
+
+    #[test]
+    fn bad_configuration_names_the_variable() {
+        assert_eq!(
+            cfg(&[]).unwrap_err().to_string(),
+            "TARGET_LOG_GROUP is required but not set"
+        );
+        assert!(
+            cfg(&[("TARGET_LOG_GROUP", "/c/{group}")])
+                .unwrap_err()
+                .to_string()
+                .starts_with("TARGET_LOG_GROUP: unknown placeholder {group}")
+        );
+        assert!(
+            cfg(&[("TARGET_LOG_GROUP", "/c"), ("TARGET_LOG_STREAM", "{owner")])
+                .unwrap_err()
+                .to_string()
+                .starts_with("TARGET_LOG_STREAM: unclosed")
+        );
+        assert!(
+            cfg(&[("TARGET_LOG_GROUP", "/c"), ("MESSAGE_FORMAT", "xml")])
+                .unwrap_err()
+                .to_string()
+                .starts_with("MESSAGE_FORMAT:")
+        );
+        assert!(
+            cfg(&[("TARGET_LOG_GROUP", "/c"), ("INCLUDE_PATTERN", "(")])
+                .unwrap_err()
+                .to_string()
+                .starts_with("INCLUDE_PATTERN: not a valid regular expression")
+        );
+        assert!(
+            cfg(&[("TARGET_LOG_GROUP", "/c"), ("MAX_DECODED_BYTES", "lots")])
+                .unwrap_err()
+                .to_string()
+                .starts_with("MAX_DECODED_BYTES:")
+        );
+        assert!(
+            cfg(&[("TARGET_LOG_GROUP", "/c"), ("TARGET_RETENTION_DAYS", "2")])
+                .unwrap_err()
+                .to_string()
+                .starts_with("TARGET_RETENTION_DAYS:")
+        );
+    }
+
+    #[test]
+    fn filters_and_defaults() {
+        let c = cfg(&[
+            ("TARGET_LOG_GROUP", "/c"),
+            ("INCLUDE_PATTERN", "ERROR|WARN"),
+            ("EXCLUDE_PATTERN", "healthcheck"),
+            ("MESSAGE_FORMAT", "Envelope"),
+        ])
+        .unwrap();
+        assert!(c.keeps("ERROR boom"));
+        assert!(!c.keeps("INFO fine"));
+        assert!(!c.keeps("WARN healthcheck slow"));
+        assert_eq!(c.message_format, MessageFormat::Envelope);
+        let c = cfg(&[
+            ("TARGET_LOG_GROUP", "/c"),
+            ("TARGET_RETENTION_DAYS", "30"),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/me"),
+        ])
+        .unwrap();
+        assert!(c.keeps("anything"));
+        assert_eq!(c.limits.max_decoded_bytes, 32 * 1024 * 1024);
+        assert_eq!(c.writer.retention_days, Some(30));
+        assert_eq!(c.own_log_group.as_deref(), Some("/aws/lambda/me"));
+        assert_eq!(c.message_format, MessageFormat::Raw);
+    }
+}

@@ -1,0 +1,362 @@
+//! Decoding CloudWatch Logs subscription payloads: base64 → gzip → JSON.
+//!
+//! A subscription filter delivers the same document three ways (directly to Lambda as
+//! `awslogs.data`, as a Kinesis Data Streams record, as a Firehose record): the gzip of a JSON
+//! object with `messageType`, `owner`, `logGroup`, `logStream`, `subscriptionFilters` and
+//! `logEvents`. See "Using CloudWatch Logs subscription filters" in the CloudWatch Logs user
+//! guide for the format.
+//!
+//! Everything here is pure and bounded: the inflater never produces more than
+//! [`DecodeLimits::max_decoded_bytes`], so a gzip bomb costs at most that much memory, and no
+//! input makes these functions panic.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io::Read;
+
+use base64::Engine as _;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+
+/// Default for `MAX_DECODED_BYTES`: 32 MiB. The largest direct payload Lambda accepts
+/// (asynchronous invocation, 1 MB... 6 MB synchronous) compresses log text at 5–20×, so 32 MiB
+/// holds every legitimate payload with room to spare and still fits a 128 MB function.
+pub const DEFAULT_MAX_DECODED_BYTES: usize = 32 * 1024 * 1024;
+
+/// What a decoder may spend on one payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// The most bytes gzip may inflate to; past this the payload is refused.
+    pub max_decoded_bytes: usize,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        Self {
+            max_decoded_bytes: DEFAULT_MAX_DECODED_BYTES,
+        }
+    }
+}
+
+/// Why a payload could not be decoded. Each variant names the cause; `Schema` also names the
+/// source group/stream when the document got far enough to tell.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("payload is not valid base64: {0}")]
+    Base64(String),
+    #[error("payload is not gzip (expected magic bytes 1f 8b, found {found})")]
+    NotGzip { found: String },
+    #[error("gzip stream is truncated (unexpected end after {decoded} decoded bytes)")]
+    TruncatedGzip { decoded: usize },
+    #[error("gzip stream is corrupt: {0}")]
+    CorruptGzip(String),
+    #[error("payload inflates past MAX_DECODED_BYTES ({limit} bytes); refused")]
+    TooLarge { limit: usize },
+    #[error("payload is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("payload is not a CloudWatch Logs subscription document{source_hint}: {message}")]
+    Schema {
+        message: String,
+        source_hint: SourceHint,
+    },
+}
+
+/// `logGroup`/`logStream` of a document that failed the schema, for the error message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceHint {
+    pub log_group: Option<String>,
+    pub log_stream: Option<String>,
+}
+
+impl fmt::Display for SourceHint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.log_group, &self.log_stream) {
+            (Some(g), Some(s)) => write!(f, " (source {g} / {s})"),
+            (Some(g), None) => write!(f, " (source {g})"),
+            (None, Some(s)) => write!(f, " (source stream {s})"),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+/// `messageType` of a subscription document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum MessageType {
+    /// Log events to ship.
+    #[serde(rename = "DATA_MESSAGE")]
+    Data,
+    /// A health check CloudWatch Logs sends when a subscription is created; nothing to ship.
+    #[serde(rename = "CONTROL_MESSAGE")]
+    Control,
+}
+
+/// A decoded subscription document. Strings borrow from the inflated buffer where the JSON
+/// holds them unescaped, so decoding does not allocate per event for most messages.
+/// Unknown fields (`policyLevel` from account-level subscription policies, future additions)
+/// are tolerated.
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionPayload<'a> {
+    pub message_type: MessageType,
+    #[serde(borrow)]
+    pub owner: Cow<'a, str>,
+    #[serde(borrow)]
+    pub log_group: Cow<'a, str>,
+    #[serde(borrow)]
+    pub log_stream: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub subscription_filters: Vec<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub log_events: Vec<SubscriptionLogEvent<'a>>,
+}
+
+/// One log event of a subscription document.
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+pub struct SubscriptionLogEvent<'a> {
+    /// The event id: a string from CloudWatch Logs, a number from some emulators; both kept
+    /// as text.
+    #[serde(borrow, deserialize_with = "string_or_number")]
+    pub id: Cow<'a, str>,
+    /// Milliseconds since the epoch.
+    pub timestamp: i64,
+    #[serde(borrow)]
+    pub message: Cow<'a, str>,
+}
+
+/// Base64 (standard alphabet, as Lambda, Kinesis and Firehose use) to bytes.
+pub fn decode_base64(data: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
+    out.clear();
+    out.reserve(data.len() / 4 * 3 + 3);
+    base64::engine::general_purpose::STANDARD
+        .decode_vec(data, out)
+        .map_err(|e| DecodeError::Base64(e.to_string()))
+}
+
+/// Inflates a gzip member into `out`, never past `limits.max_decoded_bytes`.
+///
+/// The output is sized from the gzip trailer (ISIZE, the uncompressed length mod 2^32) but
+/// capped at the limit: a lying trailer can neither make us over-allocate nor under-check.
+pub fn gunzip_bounded(
+    gz: &[u8],
+    limits: DecodeLimits,
+    out: &mut Vec<u8>,
+) -> Result<(), DecodeError> {
+    out.clear();
+    if gz.len() < 2 || gz[0] != 0x1f || gz[1] != 0x8b {
+        let found = gz
+            .iter()
+            .take(4)
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        return Err(DecodeError::NotGzip {
+            found: if found.is_empty() {
+                "nothing".into()
+            } else {
+                found
+            },
+        });
+    }
+    let limit = limits.max_decoded_bytes;
+    if gz.len() >= 18 {
+        let n = gz.len();
+        let isize = u32::from_le_bytes([gz[n - 4], gz[n - 3], gz[n - 2], gz[n - 1]]) as usize;
+        out.reserve(isize.min(limit) + 1);
+    }
+    // `take(limit + 1)`: one byte past the limit tells "exactly at the limit" from "over it".
+    let mut reader = flate2::bufread::GzDecoder::new(gz).take(limit as u64 + 1);
+    match reader.read_to_end(out) {
+        Ok(_) if out.len() > limit => {
+            out.clear();
+            out.shrink_to(limit);
+            Err(DecodeError::TooLarge { limit })
+        }
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Err(DecodeError::TruncatedGzip { decoded: out.len() })
+        }
+        Err(e) => Err(DecodeError::CorruptGzip(e.to_string())),
+    }
+}
+
+/// Parses an inflated subscription document.
+pub fn parse_payload(json: &[u8]) -> Result<SubscriptionPayload<'_>, DecodeError> {
+    serde_json::from_slice(json).map_err(|e| {
+        if e.is_data() {
+            DecodeError::Schema {
+                message: e.to_string(),
+                source_hint: source_hint(json),
+            }
+        } else {
+            DecodeError::InvalidJson(e.to_string())
+        }
+    })
+}
+
+/// base64 → gzip → JSON in one call, with caller-owned scratch buffers reused across records.
+/// Returns the document borrowing from `scratch.json`.
+pub fn decode_data<'s>(
+    data: &[u8],
+    limits: DecodeLimits,
+    scratch: &'s mut Scratch,
+) -> Result<SubscriptionPayload<'s>, DecodeError> {
+    decode_base64(data, &mut scratch.gz)?;
+    gunzip_bounded(&scratch.gz, limits, &mut scratch.json)?;
+    parse_payload(&scratch.json)
+}
+
+/// Buffers reused from one record to the next, so a Kinesis or Firehose batch does not
+/// allocate two fresh buffers per record.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    pub gz: Vec<u8>,
+    pub json: Vec<u8>,
+}
+
+/// Best effort: the `logGroup` and `logStream` of a document that failed the schema.
+fn source_hint(json: &[u8]) -> SourceHint {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Partial {
+        log_group: Option<serde_json::Value>,
+        log_stream: Option<serde_json::Value>,
+    }
+    let text = |v: Option<serde_json::Value>| match v {
+        Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s),
+        _ => None,
+    };
+    match serde_json::from_slice::<Partial>(json) {
+        Ok(p) => SourceHint {
+            log_group: text(p.log_group),
+            log_stream: text(p.log_stream),
+        },
+        Err(_) => SourceHint::default(),
+    }
+}
+
+fn string_or_number<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Cow<'a, str>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Cow<'de, str>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string or a number")
+        }
+        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Cow::Borrowed(v))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v.to_owned()))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v.to_string()))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v.to_string()))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v.to_string()))
+        }
+    }
+    d.deserialize_any(V)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+    use std::io::Write;
+
+    fn gz(bytes: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::default());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    const DOC: &str = r#"{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"/aws/lambda/a",
+        "logStream":"s1","subscriptionFilters":["f"],"policyLevel":"ACCOUNT_LEVEL_POLICY",
+        "logEvents":[{"id":"3600","timestamp":1700000000000,"message":"plain"},
+                     {"id":42,"timestamp":1700000000001,"message":"esc \"q\" \u00fc"}]}"#;
+
+    #[test]
+    fn decodes_a_document_tolerating_unknown_fields_and_numeric_ids() {
+        let mut s = Scratch::default();
+        let p = decode_data(
+            b64(&gz(DOC.as_bytes())).as_bytes(),
+            DecodeLimits::default(),
+            &mut s,
+        )
+        .unwrap();
+        assert_eq!(p.message_type, MessageType::Data);
+        assert_eq!(p.log_group, "/aws/lambda/a");
+        assert_eq!(p.log_events.len(), 2);
+        assert!(
+            matches!(p.log_events[0].message, Cow::Borrowed(_)),
+            "unescaped text is borrowed"
+        );
+        assert_eq!(p.log_events[1].id, "42");
+        assert_eq!(p.log_events[1].message, "esc \"q\" ü");
+    }
+
+    #[test]
+    fn each_malformed_input_names_its_cause() {
+        let mut s = Scratch::default();
+        let l = DecodeLimits::default();
+        let err = |d: &[u8], s: &mut Scratch| decode_data(d, l, s).unwrap_err().to_string();
+        assert!(err(b"!!not base64!!", &mut s).contains("not valid base64"));
+        assert!(
+            err(b64(b"{\"plain\":\"json\"}").as_bytes(), &mut s)
+                .contains("not gzip (expected magic bytes 1f 8b, found 7b 22 70 6c)")
+        );
+        assert!(err(b"", &mut s).contains("found nothing"));
+        let full = gz(DOC.as_bytes());
+        assert!(err(b64(&full[..full.len() / 2]).as_bytes(), &mut s).contains("truncated"));
+        let mut corrupt = full.clone();
+        corrupt[12] ^= 0xff;
+        corrupt[13] ^= 0xff;
+        let e = err(b64(&corrupt).as_bytes(), &mut s);
+        assert!(e.contains("corrupt") || e.contains("truncated"), "{e}");
+        assert!(err(b64(&gz(b"{not json")).as_bytes(), &mut s).contains("not valid JSON"));
+        let e = err(
+            b64(&gz(
+                br#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/g","logStream":"s"}"#,
+            ))
+            .as_bytes(),
+            &mut s,
+        );
+        assert!(
+            e.contains("missing field `logEvents`") && e.contains("(source /g / s)"),
+            "{e}"
+        );
+        let e = err(b64(&gz(br#"{"messageType":"NOPE","owner":"1","logGroup":"/g","logStream":"s","logEvents":[]}"#)).as_bytes(), &mut s);
+        assert!(e.contains("unknown variant `NOPE`"), "{e}");
+    }
+
+    #[test]
+    fn a_bomb_is_refused_at_the_limit() {
+        let bomb = gz(&vec![b' '; 4 * 1024 * 1024]);
+        let mut s = Scratch::default();
+        let limits = DecodeLimits {
+            max_decoded_bytes: 1024 * 1024,
+        };
+        let e = decode_data(b64(&bomb).as_bytes(), limits, &mut s).unwrap_err();
+        assert_eq!(e, DecodeError::TooLarge { limit: 1024 * 1024 });
+        assert!(e.to_string().contains("MAX_DECODED_BYTES (1048576 bytes)"));
+        assert!(
+            s.json.capacity() <= 2 * 1024 * 1024 + 64,
+            "capacity {}",
+            s.json.capacity()
+        );
+        // Exactly at the limit is fine.
+        let exact = gz(&vec![b' '; 1024 * 1024]);
+        gunzip_bounded(&exact, limits, &mut s.json).unwrap();
+        assert_eq!(s.json.len(), 1024 * 1024);
+    }
+}

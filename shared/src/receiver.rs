@@ -1,0 +1,552 @@
+//! The subscription receiver: the three ways a CloudWatch Logs subscription reaches Lambda,
+//! and what is shipped from each.
+//!
+//! - Direct delivery `{"awslogs":{"data":…}}`: every event is written, or the invocation fails
+//!   so Lambda retries it and then sends it to the on-failure destination.
+//! - Kinesis Data Streams `{"Records":[{"kinesis":{"data":…}}]}`: the partial batch response
+//!   names exactly the records that could not be decoded or shipped.
+//! - Firehose data transformation `{"invocationId":…,"records":[…]}`: each record becomes
+//!   newline-delimited JSON returned to Firehose (`Ok`), `Dropped` or `ProcessingFailed`.
+//!   Firehose delivers the result to its own destination; nothing is written to CloudWatch
+//!   Logs on this path (that would duplicate on every Firehose retry).
+//!
+//! Every event is accounted for in the [`Summary`]:
+//! `events_in = shipped + dropped + rejected + failed`.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::encodings::Base64Data;
+use aws_lambda_events::firehose::{KinesisFirehoseResponse, KinesisFirehoseResponseRecord};
+use aws_lambda_events::streams::{KinesisBatchItemFailure, KinesisEventResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::batch::LogEvent;
+use crate::config::{MessageFormat, ReceiverConfig, Source};
+use crate::decode::{self, DecodeError, MessageType, Scratch, SubscriptionPayload};
+use crate::writer::{Rejected, WriteReport, Writer};
+
+/// Which of the accepted event shapes an invocation carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Shape {
+    Direct,
+    Kinesis,
+    Firehose,
+}
+
+/// The shapes the receiver accepts, for error messages.
+pub const ACCEPTED_SHAPES: &str = "a CloudWatch Logs subscription delivery {\"awslogs\":{\"data\":\"<base64 gzip>\"}}, \
+a Kinesis Data Streams event {\"Records\":[{\"kinesis\":{\"data\":…,\"sequenceNumber\":…}}]} \
+or a Firehose data-transformation event {\"invocationId\":…,\"records\":[{\"recordId\":…,\"data\":…}]}";
+
+/// Why an invocation failed. Lambda retries a failed direct delivery and then sends it to the
+/// on-failure destination / DLQ.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiverError {
+    #[error("unrecognised event ({0}); accepted shapes: {ACCEPTED_SHAPES}")]
+    UnknownShape(String),
+    #[error("malformed {shape:?} event: {message}")]
+    Malformed { shape: Shape, message: String },
+    #[error("cannot decode the subscription payload: {0}")]
+    Decode(#[from] DecodeError),
+    #[error(
+        "{failed} of {events} events were not written ({written} written, {rejected} rejected): {cause}"
+    )]
+    Write {
+        events: u64,
+        written: u64,
+        rejected: u64,
+        failed: u64,
+        cause: String,
+    },
+}
+
+/// Events dropped on purpose, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Dropped {
+    /// Events of `CONTROL_MESSAGE` payloads (CloudWatch Logs' health checks).
+    pub control_message: u64,
+    /// Not matching `INCLUDE_PATTERN`, or matching `EXCLUDE_PATTERN`.
+    pub filtered: u64,
+    /// From the function's own log group or the target group: shipping them would loop.
+    pub loop_guard: u64,
+    /// Empty messages, which the service refuses.
+    pub empty: u64,
+}
+
+impl Dropped {
+    pub fn total(&self) -> u64 {
+        self.control_message + self.filtered + self.loop_guard + self.empty
+    }
+}
+
+/// One invocation's accounting, logged as one structured line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub shape: Option<Shape>,
+    /// Subscription payloads (documents) seen, and how many could not be decoded.
+    pub payloads: u64,
+    pub payloads_failed: u64,
+    pub control_messages: u64,
+    /// Log events in decoded payloads.
+    pub events_in: u64,
+    /// Written to CloudWatch Logs (direct, Kinesis) or returned to Firehose.
+    pub shipped: u64,
+    pub dropped: Dropped,
+    pub rejected: Rejected,
+    /// Not written because a request failed: the invocation or their record failed.
+    pub failed: u64,
+    /// Events split to fit the 1 MB event limit.
+    pub split: u64,
+    /// Bytes shipped (as the service counts them for CloudWatch Logs; NDJSON bytes for Firehose).
+    pub bytes: u64,
+    pub requests: u64,
+    /// Kinesis records or Firehose records that failed.
+    pub records_failed: u64,
+}
+
+impl Summary {
+    /// The conservation law every invocation obeys.
+    pub fn is_conserved(&self) -> bool {
+        self.events_in == self.shipped + self.dropped.total() + self.rejected.total() + self.failed
+    }
+
+    fn add_write(&mut self, r: &WriteReport) {
+        self.shipped += r.written;
+        self.rejected.add(&r.rejected);
+        self.failed += r.failed;
+        self.split += r.split;
+        self.bytes += r.bytes;
+        self.requests += r.requests;
+    }
+
+    /// Logs the summary as one structured line (JSON under `AWS_LAMBDA_LOG_FORMAT=JSON`).
+    pub fn log(&self) {
+        tracing::info!(
+            shape = ?self.shape,
+            payloads = self.payloads,
+            payloads_failed = self.payloads_failed,
+            control_messages = self.control_messages,
+            events_in = self.events_in,
+            shipped = self.shipped,
+            dropped = self.dropped.total(),
+            dropped_control_message = self.dropped.control_message,
+            dropped_filtered = self.dropped.filtered,
+            dropped_loop_guard = self.dropped.loop_guard,
+            dropped_empty = self.dropped.empty,
+            rejected = self.rejected.total(),
+            rejected_too_old = self.rejected.too_old,
+            rejected_too_new = self.rejected.too_new,
+            rejected_expired = self.rejected.expired,
+            failed = self.failed,
+            split = self.split,
+            bytes = self.bytes,
+            requests = self.requests,
+            records_failed = self.records_failed,
+            conserved = self.is_conserved(),
+            "invocation summary"
+        );
+    }
+}
+
+/// What an invocation produced: the answer for Lambda (or the error) and its accounting.
+#[derive(Debug)]
+pub struct Outcome {
+    pub result: Result<Value, ReceiverError>,
+    pub summary: Summary,
+}
+
+#[derive(Deserialize)]
+struct DirectEvent {
+    awslogs: AwsLogs,
+}
+
+#[derive(Deserialize)]
+struct AwsLogs {
+    data: String,
+}
+
+#[derive(Deserialize)]
+struct KinesisEvent {
+    #[serde(rename = "Records")]
+    records: Vec<KinesisEventRecord>,
+}
+
+#[derive(Deserialize)]
+struct KinesisEventRecord {
+    kinesis: KinesisRecord,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct KinesisRecord {
+    data: String,
+    sequence_number: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FirehoseEvent {
+    records: Vec<FirehoseRecord>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FirehoseRecord {
+    record_id: String,
+    data: String,
+}
+
+/// Tells the shape of an event from its top-level keys.
+pub fn detect(event: &Value) -> Result<Shape, ReceiverError> {
+    let Value::Object(map) = event else {
+        return Err(ReceiverError::UnknownShape(format!(
+            "the event is a JSON {}, not an object",
+            kind(event)
+        )));
+    };
+    if map.contains_key("awslogs") {
+        Ok(Shape::Direct)
+    } else if map.contains_key("Records") {
+        Ok(Shape::Kinesis)
+    } else if map.contains_key("records")
+        && (map.contains_key("invocationId") || map.contains_key("deliveryStreamArn"))
+    {
+        Ok(Shape::Firehose)
+    } else {
+        let keys: Vec<&str> = map.keys().map(String::as_str).take(8).collect();
+        Err(ReceiverError::UnknownShape(format!(
+            "top-level keys {keys:?}"
+        )))
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Events bound for one target stream, in arrival order.
+type Targets = HashMap<(String, String), Vec<LogEvent>>;
+
+/// The receiver: configuration and writer, built once per container.
+#[derive(Debug, Clone)]
+pub struct Receiver {
+    config: ReceiverConfig,
+    writer: Writer,
+}
+
+impl Receiver {
+    pub fn new(config: ReceiverConfig, writer: Writer) -> Self {
+        Self { config, writer }
+    }
+
+    pub fn config(&self) -> &ReceiverConfig {
+        &self.config
+    }
+
+    /// Handles one invocation as of `now_ms` (epoch milliseconds).
+    pub async fn handle(&self, event: Value, now_ms: i64) -> Outcome {
+        let mut summary = Summary::default();
+        let result = match detect(&event) {
+            Err(e) => Err(e),
+            Ok(shape) => {
+                summary.shape = Some(shape);
+                match shape {
+                    Shape::Direct => self.direct(event, now_ms, &mut summary).await,
+                    Shape::Kinesis => self.kinesis(event, now_ms, &mut summary).await,
+                    Shape::Firehose => self.firehose(event, &mut summary),
+                }
+            }
+        };
+        Outcome { result, summary }
+    }
+
+    async fn direct(
+        &self,
+        event: Value,
+        now_ms: i64,
+        summary: &mut Summary,
+    ) -> Result<Value, ReceiverError> {
+        let e: DirectEvent = from_value(Shape::Direct, event)?;
+        let mut scratch = Scratch::default();
+        summary.payloads = 1;
+        let payload = match decode::decode_data(
+            e.awslogs.data.as_bytes(),
+            self.config.limits,
+            &mut scratch,
+        ) {
+            Ok(p) => p,
+            Err(err) => {
+                summary.payloads_failed = 1;
+                return Err(err.into());
+            }
+        };
+        let mut targets = Targets::new();
+        self.collect(&payload, 0, &mut targets, summary);
+        drop(payload);
+        drop(scratch);
+        let report = self.write_all(targets, now_ms).await;
+        summary.add_write(&report);
+        match report.error {
+            None => Ok(Value::Null),
+            Some(cause) => Err(ReceiverError::Write {
+                events: report.written + report.rejected.total() + report.failed,
+                written: report.written,
+                rejected: report.rejected.total(),
+                failed: report.failed,
+                cause: cause.to_string(),
+            }),
+        }
+    }
+
+    async fn kinesis(
+        &self,
+        event: Value,
+        now_ms: i64,
+        summary: &mut Summary,
+    ) -> Result<Value, ReceiverError> {
+        let e: KinesisEvent = from_value(Shape::Kinesis, event)?;
+        let mut scratch = Scratch::default();
+        let mut targets = Targets::new();
+        let mut failed = vec![false; e.records.len()];
+        for (i, rec) in e.records.iter().enumerate() {
+            summary.payloads += 1;
+            match decode::decode_data(
+                rec.kinesis.data.as_bytes(),
+                self.config.limits,
+                &mut scratch,
+            ) {
+                Ok(payload) => self.collect(&payload, i as u32, &mut targets, summary),
+                Err(err) => {
+                    summary.payloads_failed += 1;
+                    failed[i] = true;
+                    tracing::warn!(sequence_number = rec.kinesis.sequence_number, error = %err, "Kinesis record cannot be decoded; reporting it as a batch item failure");
+                }
+            }
+        }
+        let report = self.write_all(targets, now_ms).await;
+        summary.add_write(&report);
+        for origin in &report.failed_origins {
+            failed[*origin as usize] = true;
+        }
+        let mut response = KinesisEventResponse::default();
+        for (rec, _) in e.records.iter().zip(&failed).filter(|(_, f)| **f) {
+            let mut item = KinesisBatchItemFailure::default();
+            item.item_identifier = Some(rec.kinesis.sequence_number.clone());
+            response.batch_item_failures.push(item);
+        }
+        summary.records_failed = response.batch_item_failures.len() as u64;
+        serde_json::to_value(response).map_err(|e| ReceiverError::Malformed {
+            shape: Shape::Kinesis,
+            message: e.to_string(),
+        })
+    }
+
+    fn firehose(&self, event: Value, summary: &mut Summary) -> Result<Value, ReceiverError> {
+        let e: FirehoseEvent = from_value(Shape::Firehose, event)?;
+        let mut scratch = Scratch::default();
+        let mut response = KinesisFirehoseResponse::default();
+        for rec in e.records {
+            summary.payloads += 1;
+            let mut out = KinesisFirehoseResponseRecord::default();
+            out.record_id = Some(rec.record_id);
+            match decode::decode_data(rec.data.as_bytes(), self.config.limits, &mut scratch) {
+                Err(err) => {
+                    summary.payloads_failed += 1;
+                    summary.records_failed += 1;
+                    tracing::warn!(record_id = out.record_id, error = %err, "Firehose record cannot be decoded; ProcessingFailed");
+                    out.result = Some("ProcessingFailed".into());
+                    out.data = base64_data(base64_decode_lossy(&rec.data));
+                }
+                Ok(payload) => {
+                    let mut targets = Targets::new();
+                    self.collect(&payload, 0, &mut targets, summary);
+                    // One line per event, each ending in a newline so records concatenate.
+                    let mut ndjson = Vec::new();
+                    for ev in targets.into_values().flatten() {
+                        summary.shipped += 1;
+                        ndjson.extend_from_slice(ev.message.as_bytes());
+                        ndjson.push(b'\n');
+                    }
+                    summary.bytes += ndjson.len() as u64;
+                    out.result = Some(if ndjson.is_empty() { "Dropped" } else { "Ok" }.into());
+                    out.data = base64_data(ndjson);
+                }
+            }
+            response.records.push(out);
+        }
+        serde_json::to_value(response).map_err(|e| ReceiverError::Malformed {
+            shape: Shape::Firehose,
+            message: e.to_string(),
+        })
+    }
+
+    /// Filters and formats one payload's events into `targets`, counting what it drops.
+    fn collect(
+        &self,
+        payload: &SubscriptionPayload<'_>,
+        origin: u32,
+        targets: &mut Targets,
+        summary: &mut Summary,
+    ) {
+        let n = payload.log_events.len() as u64;
+        summary.events_in += n;
+        if payload.message_type == MessageType::Control {
+            summary.control_messages += 1;
+            summary.dropped.control_message += n;
+            return;
+        }
+        let src = Source {
+            owner: &payload.owner,
+            log_group: &payload.log_group,
+            log_stream: &payload.log_stream,
+        };
+        let (group, stream) = self.config.target(src);
+        if payload.log_group == group.as_str()
+            || self.config.own_log_group.as_deref() == Some(&payload.log_group)
+        {
+            summary.dropped.loop_guard += n;
+            tracing::warn!(source = %payload.log_group, target = %group, events = n, "events from the function's own log group or the target group are dropped: shipping them would loop");
+            return;
+        }
+        let format = if summary.shape == Some(Shape::Firehose) {
+            Format::FirehoseLine
+        } else {
+            Format::from(self.config.message_format)
+        };
+        let events = targets.entry((group, stream)).or_default();
+        events.reserve(payload.log_events.len());
+        for ev in &payload.log_events {
+            if ev.message.is_empty() {
+                summary.dropped.empty += 1;
+            } else if !self.config.keeps(&ev.message) {
+                summary.dropped.filtered += 1;
+            } else {
+                let message = match format {
+                    Format::Raw => ev.message.to_string(),
+                    Format::Envelope | Format::FirehoseLine => envelope(
+                        src,
+                        &ev.id,
+                        ev.timestamp,
+                        &ev.message,
+                        format == Format::Envelope,
+                    ),
+                };
+                events.push(LogEvent {
+                    timestamp: ev.timestamp,
+                    message,
+                    origin,
+                });
+            }
+        }
+    }
+
+    /// Writes every target stream; the report sums them.
+    async fn write_all(&self, targets: Targets, now_ms: i64) -> WriteReport {
+        let mut report = WriteReport::default();
+        for ((group, stream), events) in targets {
+            if events.is_empty() {
+                continue;
+            }
+            report.add(self.writer.write(&group, &stream, events, now_ms).await);
+        }
+        report
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Raw,
+    Envelope,
+    FirehoseLine,
+}
+
+impl From<MessageFormat> for Format {
+    fn from(f: MessageFormat) -> Self {
+        match f {
+            MessageFormat::Raw => Format::Raw,
+            MessageFormat::Envelope => Format::Envelope,
+        }
+    }
+}
+
+/// The envelope object: source `owner`, `logGroup`, `logStream`, event `id`, `timestamp` and
+/// `message`. With `embed_json`, a message that is itself a JSON object is embedded as an
+/// object (so Logs Insights and downstream tools see its fields), otherwise it is a string.
+pub fn envelope(
+    src: Source<'_>,
+    id: &str,
+    timestamp: i64,
+    message: &str,
+    embed_json: bool,
+) -> String {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Envelope<'a> {
+        owner: &'a str,
+        log_group: &'a str,
+        log_stream: &'a str,
+        id: &'a str,
+        timestamp: i64,
+        message: Message<'a>,
+    }
+    #[derive(Serialize)]
+    #[serde(untagged)]
+    enum Message<'a> {
+        Json(&'a RawValue),
+        Text(&'a str),
+    }
+    let trimmed = message.trim();
+    let message = match embed_json && trimmed.starts_with('{') && trimmed.ends_with('}') {
+        true => serde_json::from_str::<&RawValue>(trimmed)
+            .map(Message::Json)
+            .unwrap_or(Message::Text(message)),
+        false => Message::Text(message),
+    };
+    let env = Envelope {
+        owner: src.owner,
+        log_group: src.log_group,
+        log_stream: src.log_stream,
+        id,
+        timestamp,
+        message,
+    };
+    serde_json::to_string(&env).expect("serialising strings and numbers cannot fail")
+}
+
+fn from_value<T: serde::de::DeserializeOwned>(
+    shape: Shape,
+    event: Value,
+) -> Result<T, ReceiverError> {
+    serde_json::from_value(event).map_err(|e| ReceiverError::Malformed {
+        shape,
+        message: e.to_string(),
+    })
+}
+
+fn base64_data(bytes: Vec<u8>) -> Base64Data {
+    let mut d = Base64Data::default();
+    d.0 = bytes;
+    d
+}
+
+/// The original record bytes for a ProcessingFailed answer (Firehose keeps the source record
+/// in its error output either way); empty when the data was not base64 at all.
+fn base64_decode_lossy(data: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    match decode::decode_base64(data.as_bytes(), &mut out) {
+        Ok(()) => out,
+        Err(_) => Vec::new(),
+    }
+}
