@@ -3,6 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use lambda_runtime::tracing;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use logship::config::ReceiverConfig;
 use logship::receiver::Receiver;
@@ -13,7 +14,8 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     // Configuration errors stop the function at init, naming the variable.
-    let config = ReceiverConfig::from_env()?;
+    let config = ReceiverConfig::from_env()
+        .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let writer = Writer::new(logship::aws::logs_client().await, config.writer.clone());
     let receiver = Receiver::new(config, writer);
     let receiver = &receiver;

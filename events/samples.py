@@ -1,0 +1,345 @@
+#!/usr/bin/env python3
+"""Sample CloudWatch Logs subscription events for logship: generate, restamp, decode.
+
+Why: the functions receive CloudWatch Logs subscription payloads three ways -- directly from a
+subscription filter (`{"awslogs": {"data": ...}}`), through Kinesis Data Streams and through a
+Firehose data transformation -- always as base64 of gzip of JSON. These samples are realistic
+(56-digit event ids, Lambda START/END/REPORT lines, JSON app logs, an access log line, a multi-line
+traceback, non-ASCII text, an account-level policy payload, a control message) so that the demo,
+`cargo lambda invoke --data-file` and the end-to-end tests all read the same, readable files.
+
+    python events/samples.py generate [--out-dir DIR]      # rewrite the sample files (deterministic)
+    python events/samples.py restamp IN OUT [--now-ms MS]  # shift event times to just before now
+    python events/samples.py decode IN                      # print the embedded payloads
+
+`generate` uses fixed timestamps from 2026-11-22T01:00:00Z and fixed seeds, so the files only
+change when this script does. CloudWatch Logs refuses events older than 14 days, hence `restamp`:
+it moves every log event of a file by one common offset so that the newest is now - 60 s (gaps
+kept), re-encodes the payloads and leaves every other field as it was. OUT may be `-` (stdout).
+
+Standard library only, so any python3 runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gzip
+import json
+import random
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+BASE_MS = int(datetime(2026, 11, 22, 1, 0, 0, tzinfo=timezone.utc).timestamp() * 1000)
+EVENTS_DIR = Path(__file__).resolve().parent
+FILTER = "ship-to-central"
+CONTROL_TEXT = "CWL CONTROL MESSAGE: Checking health of destination Firehose."
+
+# --- Encoding ----------------------------------------------------------------------------------
+
+
+def encode(payload: dict[str, Any], ascii_only: bool = False) -> str:
+    """base64(gzip(compact JSON)), as CloudWatch Logs sends it. mtime=0 keeps it deterministic."""
+    raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=ascii_only).encode("utf-8")
+    return base64.b64encode(gzip.compress(raw, mtime=0)).decode("ascii")
+
+
+def decode(data: str) -> tuple[dict[str, Any], bool]:
+    """The payload, and whether its JSON was pure ASCII (so re-encoding can keep that style)."""
+    raw = gzip.decompress(base64.b64decode(data))
+    return json.loads(raw), raw.isascii()
+
+
+# --- Realistic content -------------------------------------------------------------------------
+
+
+def digits(rng: random.Random, n: int) -> str:
+    return str(rng.randint(1, 9)) + "".join(str(rng.randint(0, 9)) for _ in range(n - 1))
+
+
+def hex32(rng: random.Random) -> str:
+    return f"{rng.getrandbits(128):032x}"
+
+
+def uid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def events(rng: random.Random, timed: list[tuple[int, str]]) -> list[dict[str, Any]]:
+    return [{"id": digits(rng, 56), "timestamp": ms, "message": msg} for ms, msg in timed]
+
+
+def data_message(
+    group: str, stream: str, log_events: list[dict[str, Any]], filters: list[str], **extra: Any
+) -> dict[str, Any]:
+    return {
+        "messageType": "DATA_MESSAGE",
+        "owner": ACCOUNT,
+        "logGroup": group,
+        "logStream": stream,
+        "subscriptionFilters": filters,
+        "logEvents": log_events,
+        **extra,
+    }
+
+
+def control_message(ms: int) -> dict[str, Any]:
+    return {
+        "messageType": "CONTROL_MESSAGE",
+        "owner": "CloudwatchLogs",
+        "logGroup": "",
+        "logStream": "",
+        "subscriptionFilters": [],
+        "logEvents": [{"id": "", "timestamp": ms, "message": CONTROL_TEXT}],
+    }
+
+
+def orders_api(rng: random.Random, start_ms: int, order_id: int) -> dict[str, Any]:
+    """One Python Lambda invocation of orders-api: 8 events of every kind we must survive."""
+    req = uid(rng)
+    t = start_ms
+    app_log = {
+        "level": "INFO",
+        "timestamp": iso(t + 14),
+        "requestId": req,
+        "service": "orders-api",
+        "message": "order received",
+        "orderId": order_id,
+        "amountCents": 1999,
+        "currency": "EUR",
+    }
+    warn_log = {
+        "level": "WARNING",
+        "timestamp": iso(t + 88),
+        "requestId": req,
+        "service": "orders-api",
+        "message": "payment provider slow",
+        "latencyMs": 1873,
+    }
+    traceback = (
+        f"[ERROR]\t{iso(t + 95)}\t{req}\tPayment declined for order {order_id}\n"
+        "Traceback (most recent call last):\n"
+        '  File "/var/task/app.py", line 31, in handler\n'
+        "    receipt = charge(order)\n"
+        '  File "/var/task/payments.py", line 12, in charge\n'
+        "    raise PaymentDeclined(order.id, reason=\"insufficient_funds\")\n"
+        f"payments.PaymentDeclined: ({order_id}, 'insufficient_funds')\n"
+    )
+    timed = [
+        (t, f"START RequestId: {req} Version: $LATEST\n"),
+        (t + 14, json.dumps(app_log, separators=(",", ":"))),
+        (t + 15, f'10.0.3.17 - - [{datetime.fromtimestamp((t + 15) / 1000, tz=timezone.utc):%d/%b/%Y:%H:%M:%S +0000}] '
+                 f'"POST /orders/{order_id}/pay HTTP/1.1" 402 87 "-" "okhttp/4.12.0"\n'),
+        (t + 88, json.dumps(warn_log, separators=(",", ":"))),
+        (t + 95, traceback),
+        (t + 96, f"Zahlung für Bestellung {order_id} – ✓ (Rückerstattung ausgelöst, 19,99 €)"),
+        (t + 102, f"END RequestId: {req}\n"),
+        (
+            t + 102,
+            f"REPORT RequestId: {req}\tDuration: 101.87 ms\tBilled Duration: 102 ms\t"
+            "Memory Size: 256 MB\tMax Memory Used: 81 MB\tInit Duration: 412.66 ms\t\n",
+        ),
+    ]
+    stream = f"2026/11/22/[$LATEST]{hex32(rng)}"
+    return data_message("/aws/lambda/orders-api", stream, events(rng, timed), [FILTER])
+
+
+def ecs_payments(rng: random.Random, start_ms: int) -> dict[str, Any]:
+    """A Go service on ECS writing JSON lines (awslogs driver): a second source group."""
+    task = hex32(rng)
+    lines = [
+        {"time": iso(start_ms), "level": "INFO", "msg": "payment authorized", "order_id": 41,
+         "amount": "42.50", "currency": "EUR", "latency_ms": 87},
+        {"time": iso(start_ms + 230), "level": "ERROR", "msg": "card declined", "order_id": 42,
+         "amount": "19.99", "currency": "EUR", "decline_code": "insufficient_funds"},
+        {"time": iso(start_ms + 1450), "level": "INFO", "msg": "refund issued", "order_id": 42,
+         "amount": "19.99", "currency": "EUR", "note": "Rückerstattung"},
+    ]
+    timed = [(start_ms + off, json.dumps(line, separators=(",", ":")))
+             for off, line in zip((0, 230, 1450), lines)]
+    return data_message("/aws/ecs/payments", f"payments/payments-api/{task}", events(rng, timed), [FILTER])
+
+
+def account_policy(rng: random.Random, start_ms: int) -> dict[str, Any]:
+    """A payload delivered by an account-level subscription filter policy (adds policyLevel)."""
+    req = uid(rng)
+    timed = [
+        (start_ms, f"START RequestId: {req} Version: 7\n"),
+        (start_ms + 3, f"[INFO]\t{iso(start_ms + 3)}\t{req}\tsynced 118 SKUs from warehouse eu-central\n"),
+        (start_ms + 41, f"END RequestId: {req}\n"),
+        (
+            start_ms + 41,
+            f"REPORT RequestId: {req}\tDuration: 40.12 ms\tBilled Duration: 41 ms\t"
+            "Memory Size: 128 MB\tMax Memory Used: 64 MB\t\n",
+        ),
+    ]
+    stream = f"2026/11/22/[7]{hex32(rng)}"
+    return data_message(
+        "/aws/lambda/inventory-sync", stream, events(rng, timed), ["central-account-policy"],
+        policyLevel="ACCOUNT_LEVEL_POLICY",
+    )
+
+
+# --- Envelopes ---------------------------------------------------------------------------------
+
+
+def direct_event(payload: dict[str, Any]) -> dict[str, Any]:
+    return {"awslogs": {"data": encode(payload)}}
+
+
+def kinesis_event(rng: random.Random, payloads: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
+    stream_arn = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/central-logs"
+    records = []
+    for arrival_ms, payload in payloads:
+        seq = digits(rng, 56)
+        records.append(
+            {
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": hex32(rng),
+                    "sequenceNumber": seq,
+                    "data": encode(payload),
+                    "approximateArrivalTimestamp": arrival_ms / 1000,
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": f"shardId-000000000000:{seq}",
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": f"arn:aws:iam::{ACCOUNT}:role/lambda-kinesis",
+                "awsRegion": REGION,
+                "eventSourceARN": stream_arn,
+            }
+        )
+    return {"Records": records}
+
+
+def firehose_event(rng: random.Random, payloads: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
+    return {
+        "invocationId": uid(rng),
+        "deliveryStreamArn": f"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/central-logs",
+        "region": REGION,
+        "records": [
+            {"recordId": digits(rng, 56), "approximateArrivalTimestamp": arrival_ms, "data": encode(payload)}
+            for arrival_ms, payload in payloads
+        ],
+    }
+
+
+def generate(out_dir: Path) -> list[Path]:
+    rng = random.Random(20261122)
+    files = {
+        "direct.json": direct_event(orders_api(rng, BASE_MS, 42)),
+        "control-message.json": direct_event(control_message(BASE_MS + 5_000)),
+        "kinesis.json": kinesis_event(
+            rng,
+            [
+                (BASE_MS + 61_250, orders_api(rng, BASE_MS + 60_000, 43)),
+                (BASE_MS + 62_977, ecs_payments(rng, BASE_MS + 61_000)),
+                (BASE_MS + 63_410, account_policy(rng, BASE_MS + 62_500)),
+            ],
+        ),
+        "firehose.json": firehose_event(
+            rng,
+            [
+                (BASE_MS + 121_400, orders_api(rng, BASE_MS + 120_000, 44)),
+                (BASE_MS + 123_090, ecs_payments(rng, BASE_MS + 121_500)),
+                (BASE_MS + 123_500, control_message(BASE_MS + 123_000)),
+            ],
+        ),
+    }
+    written = []
+    for name, event in files.items():
+        path = out_dir / name
+        write_json(path, event)
+        written.append(path)
+    return written
+
+
+# --- Reading any of the shapes -----------------------------------------------------------------
+
+
+def data_slots(event: Any) -> Iterator[tuple[dict[str, Any], str]]:
+    """(container, key) of every base64 payload in a direct, Kinesis or Firehose event."""
+    if isinstance(event, dict) and isinstance(event.get("awslogs"), dict):
+        yield event["awslogs"], "data"
+    elif isinstance(event, dict) and isinstance(event.get("Records"), list):
+        for record in event["Records"]:
+            yield record["kinesis"], "data"
+    elif isinstance(event, dict) and isinstance(event.get("records"), list):
+        for record in event["records"]:
+            yield record, "data"
+    else:
+        raise SystemExit("not a direct ({awslogs}), Kinesis ({Records}) or Firehose ({records}) event")
+
+
+def restamp(event: dict[str, Any], now_ms: int) -> int:
+    """Shift every log event by one offset so the newest is now - 60 s; returns the offset."""
+    slots = [(slot, key, *decode(slot[key])) for slot, key in data_slots(event)]
+    stamps = [e["timestamp"] for _, _, payload, _ in slots for e in payload.get("logEvents", [])]
+    if not stamps:
+        return 0
+    offset = (now_ms - 60_000) - max(stamps)
+    for slot, key, payload, ascii_only in slots:
+        for log_event in payload.get("logEvents", []):
+            log_event["timestamp"] += offset
+        slot[key] = encode(payload, ascii_only)
+    return offset
+
+
+def read_json(path: str) -> Any:
+    if path == "-":
+        return json.load(sys.stdin)
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def write_json(path: Path | str, document: Any) -> None:
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if str(path) == "-":
+        sys.stdout.write(text)
+    else:
+        Path(path).write_text(text, encoding="utf-8")
+
+
+# --- Command line ------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    gen = commands.add_parser("generate", help="rewrite the deterministic sample files")
+    gen.add_argument("--out-dir", type=Path, default=EVENTS_DIR)
+    rst = commands.add_parser("restamp", help="move a file's events to just before now")
+    rst.add_argument("input")
+    rst.add_argument("output")
+    rst.add_argument("--now-ms", type=int, default=None, help="'now' in epoch ms (default: clock)")
+    dec = commands.add_parser("decode", help="print every embedded payload")
+    dec.add_argument("input")
+    args = parser.parse_args(argv)
+
+    if args.command == "generate":
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        for path in generate(args.out_dir):
+            print(f"wrote {path}", file=sys.stderr)
+    elif args.command == "restamp":
+        event = read_json(args.input)
+        now_ms = args.now_ms if args.now_ms is not None else int(time.time() * 1000)
+        restamp(event, now_ms)
+        write_json(args.output, event)
+    elif args.command == "decode":
+        for slot, key in data_slots(read_json(args.input)):
+            print(json.dumps(decode(slot[key])[0], indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

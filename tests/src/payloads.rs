@@ -1,0 +1,173 @@
+//! Building and re-stamping subscription payloads in the tests — with flate2 and serde_json
+//! directly, not with logship's decoder, so the tests do not check the decoder against itself.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use flate2::Compression;
+use flate2::read::MultiGzDecoder;
+use flate2::write::GzEncoder;
+use serde_json::{Value, json};
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), Compression::new(6));
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    MultiGzDecoder::new(bytes).read_to_end(&mut out).unwrap();
+    out
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+pub fn unb64(text: &str) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
+}
+
+/// A DATA_MESSAGE document with the given `(timestamp, message)` events.
+pub fn document(log_group: &str, log_stream: &str, events: &[(i64, String)]) -> Value {
+    let log_events: Vec<Value> = events
+        .iter()
+        .enumerate()
+        .map(|(i, (t, m))| json!({"id": format!("{:056}", 36_000_000_000_000_000u64 + i as u64), "timestamp": t, "message": m}))
+        .collect();
+    json!({
+        "messageType": "DATA_MESSAGE",
+        "owner": "123456789012",
+        "logGroup": log_group,
+        "logStream": log_stream,
+        "subscriptionFilters": ["ship-to-central"],
+        "logEvents": log_events,
+    })
+}
+
+/// The base64 of the gzip of a document: what `awslogs.data` and Kinesis/Firehose `data` carry.
+pub fn encode(doc: &Value) -> String {
+    b64(&gzip(doc.to_string().as_bytes()))
+}
+
+pub fn decode(data: &str) -> Value {
+    serde_json::from_slice(&gunzip(&unb64(data))).unwrap()
+}
+
+/// A direct-delivery event.
+pub fn direct(doc: &Value) -> Value {
+    json!({"awslogs": {"data": encode(doc)}})
+}
+
+/// A Kinesis Data Streams event with one record per `data` (already base64), sequence numbers
+/// `49590338271490256608559692538361571095921575989136588898 + i`.
+pub fn kinesis(datas: &[String]) -> Value {
+    let records: Vec<Value> = datas
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let seq = format!("4959033827149025660855969253836157109592157598913658{:04}", 8898 + i);
+            json!({
+                "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": "p", "sequenceNumber": seq, "data": d,
+                            "approximateArrivalTimestamp": 1_795_000_000.123},
+                "eventSource": "aws:kinesis", "eventVersion": "1.0", "eventID": format!("shardId-000000000000:{seq}"),
+                "eventName": "aws:kinesis:record", "awsRegion": "us-east-1",
+                "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/central-logs"
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+/// A Firehose data-transformation event with one record per `data` (already base64).
+pub fn firehose(datas: &[String]) -> Value {
+    let records: Vec<Value> = datas
+        .iter()
+        .enumerate()
+        .map(|(i, d)| json!({"recordId": format!("4954698668313554428650745793632162567570019247115678515{i}"), "approximateArrivalTimestamp": 1_795_000_000_123i64, "data": d}))
+        .collect();
+    json!({"invocationId": "0b9a1b0e-5d43-4f8e-8f86-2b2c5c8c3b9a", "deliveryStreamArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/central-logs", "region": "us-east-1", "records": records})
+}
+
+/// Every embedded payload's `data` of an event of any shape, with a setter to replace it.
+fn for_each_data(event: &mut Value, mut f: impl FnMut(&mut Value)) {
+    if let Some(d) = event.pointer_mut("/awslogs/data") {
+        f(d);
+    }
+    for key in ["Records", "records"] {
+        if let Some(Value::Array(recs)) = event.get_mut(key) {
+            for r in recs {
+                if let Some(d) = r.pointer_mut("/kinesis/data") {
+                    f(d);
+                } else if let Some(d) = r.get_mut("data") {
+                    f(d);
+                }
+            }
+        }
+    }
+}
+
+/// The document a `data` field carries, if it decodes (base64 → gzip → JSON).
+fn try_decode(data: &Value) -> Option<Value> {
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(data.as_str()?)
+        .ok()?;
+    let mut out = Vec::new();
+    MultiGzDecoder::new(&raw[..]).read_to_end(&mut out).ok()?;
+    serde_json::from_slice(&out).ok()
+}
+
+/// The documents embedded in an event of any shape (undecodable ones skipped).
+pub fn documents(event: &Value) -> Vec<Value> {
+    let mut docs = Vec::new();
+    let mut e = event.clone();
+    for_each_data(&mut e, |d| docs.extend(try_decode(d)));
+    docs
+}
+
+/// Loads a sample from `events/` and shifts every log event's timestamp by one common offset
+/// so the newest is `now − 60 s`: the samples carry fixed dates, which CloudWatch Logs refuses
+/// once they are more than 14 days old.
+pub fn sample(name: &str) -> Value {
+    let path = crate::workspace_root().join("events").join(name);
+    restamp(read_json(&path), now_ms() - 60_000)
+}
+
+pub fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn restamp(mut event: Value, newest: i64) -> Value {
+    let max = documents(&event)
+        .iter()
+        .flat_map(|d| d["logEvents"].as_array().cloned().unwrap_or_default())
+        .filter_map(|e| e["timestamp"].as_i64())
+        .max();
+    let Some(max) = max else { return event };
+    let shift = newest - max;
+    for_each_data(&mut event, |d| {
+        let Some(mut doc) = try_decode(d) else { return };
+        if let Some(Value::Array(evs)) = doc.get_mut("logEvents") {
+            for e in evs {
+                if let Some(t) = e["timestamp"].as_i64() {
+                    e["timestamp"] = json!(t + shift);
+                }
+            }
+        }
+        *d = Value::String(encode(&doc));
+    });
+    event
+}

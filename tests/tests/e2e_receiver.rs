@@ -1,0 +1,205 @@
+//! End to end: the built `subscription-receiver` binary, run as Lambda runs a custom runtime
+//! (the Runtime API and the `AWS_LAMBDA_*` variables), reaching the emulator only through the
+//! SDK's standard `AWS_ENDPOINT_URL`, invoked with the files in `events/`.
+
+use std::time::Duration;
+
+use logship_tests::payloads::{self, now_ms};
+use logship_tests::{LambdaProcess, Moto, RuntimeApi, read_all, unique};
+use serde_json::{Value, json};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+struct Function {
+    api: RuntimeApi,
+    process: LambdaProcess,
+}
+
+async fn start(env: &[(&str, &str)]) -> Function {
+    let api = RuntimeApi::start().await;
+    let mut all = vec![("AWS_ENDPOINT_URL", Moto::shared().endpoint())];
+    all.extend_from_slice(env);
+    let process = LambdaProcess::spawn("subscription-receiver", &api.address(), &all);
+    Function { api, process }
+}
+
+/// The `invocation summary` lines the function logged (JSON, as under Lambda's JSON format).
+fn summaries(f: &Function) -> Vec<Value> {
+    f.process
+        .json_lines()
+        .into_iter()
+        .filter(|l| l["fields"]["message"] == "invocation summary")
+        .map(|l| l["fields"].clone())
+        .collect()
+}
+
+fn conserved(s: &Value) -> bool {
+    let n = |k: &str| {
+        s[k].as_u64()
+            .unwrap_or_else(|| panic!("summary field {k} missing: {s}"))
+    };
+    n("events_in") == n("shipped") + n("dropped") + n("rejected") + n("failed")
+        && s["conserved"] == true
+}
+
+#[tokio::test]
+async fn every_sample_shape_through_the_runtime_api() {
+    let target = unique("/central/e2e");
+    let f = start(&[
+        ("TARGET_LOG_GROUP", &target),
+        ("TARGET_LOG_STREAM", "{logGroup}"),
+    ])
+    .await;
+
+    // Direct delivery: shipped, read back.
+    let direct = payloads::sample("direct.json");
+    let doc = payloads::documents(&direct).remove(0);
+    assert_eq!(f.api.invoke(direct, TIMEOUT).await.response(), Value::Null);
+    let got = read_all(
+        &Moto::shared().client().await,
+        &target,
+        doc["logGroup"].as_str().unwrap(),
+    )
+    .await;
+    let want: Vec<(i64, String)> = doc["logEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["timestamp"].as_i64().unwrap(),
+                e["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut want_sorted = want.clone();
+    want_sorted.sort_by_key(|e| e.0);
+    assert_eq!(got, want_sorted);
+
+    // Control message: accepted, nothing shipped.
+    assert_eq!(
+        f.api
+            .invoke(payloads::sample("control-message.json"), TIMEOUT)
+            .await
+            .response(),
+        Value::Null
+    );
+
+    // Kinesis: partial batch response with no failures; every record's events read back.
+    let kinesis = payloads::sample("kinesis.json");
+    let docs = payloads::documents(&kinesis);
+    assert_eq!(
+        f.api.invoke(kinesis, TIMEOUT).await.response(),
+        json!({"batchItemFailures": []})
+    );
+    for d in &docs {
+        let got = read_all(
+            &Moto::shared().client().await,
+            &target,
+            d["logGroup"].as_str().unwrap(),
+        )
+        .await;
+        for e in d["logEvents"].as_array().unwrap() {
+            assert!(
+                got.iter().any(|(t, m)| Some(*t) == e["timestamp"].as_i64()
+                    && Some(m.as_str()) == e["message"].as_str()),
+                "{e} read back"
+            );
+        }
+    }
+
+    // Firehose: every record answered.
+    let firehose = payloads::sample("firehose.json");
+    let n = firehose["records"].as_array().unwrap().len();
+    let out = f.api.invoke(firehose, TIMEOUT).await.response();
+    assert_eq!(out["records"].as_array().unwrap().len(), n);
+    assert!(
+        out["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["result"] == "Ok" || r["result"] == "Dropped")
+    );
+
+    // An unknown shape is an invocation error naming the accepted shapes.
+    let (error_type, message) = f
+        .api
+        .invoke(json!({"detail-type": "Scheduled Event"}), TIMEOUT)
+        .await
+        .error();
+    assert!(
+        message.contains("accepted shapes"),
+        "{error_type}: {message}"
+    );
+
+    let s = summaries(&f);
+    assert_eq!(s.len(), 5, "one summary per invocation: {s:#?}");
+    assert!(s.iter().all(conserved), "{s:#?}");
+    assert_eq!(s[1]["control_messages"], 1);
+    Moto::shared().assert_no_violations(&target).await;
+}
+
+#[tokio::test]
+async fn gzip_bomb_is_refused_with_bounded_memory_and_the_function_keeps_serving() {
+    let target = unique("/central/bomb");
+    let f = start(&[("TARGET_LOG_GROUP", &target), ("TARGET_LOG_STREAM", "s")]).await;
+    // 1 GiB of zeros inflates from ~1 MB of gzip: 32× the default MAX_DECODED_BYTES.
+    let bomb = {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let chunk = vec![0u8; 1 << 20];
+        for _ in 0..1024 {
+            e.write_all(&chunk).unwrap();
+        }
+        e.finish().unwrap()
+    };
+    assert!(bomb.len() < 2 << 20);
+    let (_, message) = f
+        .api
+        .invoke(json!({"awslogs": {"data": payloads::b64(&bomb)}}), TIMEOUT)
+        .await
+        .error();
+    assert!(
+        message.contains("MAX_DECODED_BYTES (33554432 bytes)"),
+        "{message}"
+    );
+    let peak_mib = f.process.peak_rss_kib() / 1024;
+    // The 32 MiB output buffer, the ~2.7 MB event and its decoded copy, the runtime: far
+    // below the 1 GiB the bomb would inflate to.
+    assert!(peak_mib < 96, "peak RSS {peak_mib} MiB");
+    assert!(f.process.is_running());
+    // Still serving.
+    let now = now_ms();
+    let ok = payloads::direct(&payloads::document(
+        "/aws/lambda/a",
+        "s",
+        &[(now, "after the bomb".into())],
+    ));
+    assert_eq!(f.api.invoke(ok, TIMEOUT).await.response(), Value::Null);
+    assert_eq!(
+        read_all(&Moto::shared().client().await, &target, "s").await,
+        vec![(now, "after the bomb".to_string())]
+    );
+}
+
+#[tokio::test]
+async fn missing_configuration_fails_init_naming_the_variable() {
+    let api = RuntimeApi::start().await;
+    let process = LambdaProcess::spawn(
+        "subscription-receiver",
+        &api.address(),
+        &[("AWS_ENDPOINT_URL", Moto::shared().endpoint())],
+    );
+    let status = process
+        .wait_exit(TIMEOUT)
+        .await
+        .expect("the function exits at init");
+    assert!(!status.success());
+    let all = [process.stdout_lines(), process.stderr_lines()]
+        .concat()
+        .join("\n");
+    assert!(
+        all.contains("TARGET_LOG_GROUP is required but not set"),
+        "{all}"
+    );
+}
