@@ -38,8 +38,16 @@ for sample in direct control-message kinesis firehose; do
   python3 events/samples.py restamp "events/$sample.json" "$work/$sample.json"
   echo
   echo "--- cargo lambda invoke --data-file events/$sample.json"
-  cargo lambda invoke subscription-receiver --invoke-port "$port" --data-file "$work/$sample.json" | head -c 600
-  echo
+  cargo lambda invoke subscription-receiver --invoke-port "$port" --data-file "$work/$sample.json" >"$work/$sample.out.json"
+  if [ "$sample" = firehose ]; then
+    # Firehose gets NDJSON back, base64-encoded: show each record's result and first line.
+    python3 -c 'import base64, json, sys
+for r in json.load(open(sys.argv[1]))["records"]:
+    lines = base64.b64decode(r["data"]).decode().splitlines()
+    print(r["result"], "%d lines" % len(lines), (lines[0][:140] + " ...") if lines else "")' "$work/$sample.out.json"
+  else
+    cat "$work/$sample.out.json"; echo
+  fi
 done
 
 # 4. What landed.

@@ -36,6 +36,16 @@ pub enum Shape {
     Firehose,
 }
 
+impl Shape {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Shape::Direct => "direct",
+            Shape::Kinesis => "kinesis",
+            Shape::Firehose => "firehose",
+        }
+    }
+}
+
 /// The shapes the receiver accepts, for error messages.
 pub const ACCEPTED_SHAPES: &str = "a CloudWatch Logs subscription delivery {\"awslogs\":{\"data\":\"<base64 gzip>\"}}, \
 a Kinesis Data Streams event {\"Records\":[{\"kinesis\":{\"data\":…,\"sequenceNumber\":…}}]} \
@@ -127,7 +137,7 @@ impl Summary {
     /// Logs the summary as one structured line (JSON under `AWS_LAMBDA_LOG_FORMAT=JSON`).
     pub fn log(&self) {
         tracing::info!(
-            shape = ?self.shape,
+            shape = self.shape.map_or("unknown", Shape::as_str),
             payloads = self.payloads,
             payloads_failed = self.payloads_failed,
             control_messages = self.control_messages,
