@@ -8,9 +8,7 @@ export CARGO_TERM_COLOR ?= never
 .PHONY: test demo venv build lint unit integration clean
 
 test: venv build lint
-	$(PY) -m pytest -q tests/support
-	cargo test --workspace --locked
-	$(VENV)/bin/cfn-lint template.yaml
+	scripts/test.sh
 
 demo: venv
 	scripts/demo.sh

@@ -18,9 +18,9 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
-/// Default for `MAX_DECODED_BYTES`: 32 MiB. The largest direct payload Lambda accepts
-/// (asynchronous invocation, 1 MB... 6 MB synchronous) compresses log text at 5–20×, so 32 MiB
-/// holds every legitimate payload with room to spare and still fits a 128 MB function.
+/// Default for `MAX_DECODED_BYTES`: 32 MiB. CloudWatch Logs invokes Lambda asynchronously
+/// (payload ≤ 1 MB) and a Kinesis or Firehose record is ≤ 1 MiB; log text compresses 5–20×, so
+/// 32 MiB holds every legitimate payload with room to spare and still fits a 128 MB function.
 pub const DEFAULT_MAX_DECODED_BYTES: usize = 32 * 1024 * 1024;
 
 /// What a decoder may spend on one payload.

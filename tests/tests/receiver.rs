@@ -40,6 +40,26 @@ async fn messages(group: &str, stream: &str) -> Vec<String> {
         .collect()
 }
 
+/// Creates `group` and its `streams` ahead of a test that scripts faults on their writes.
+async fn create(group: &str, streams: &[&str]) {
+    let client = Moto::shared().client().await;
+    client
+        .create_log_group()
+        .log_group_name(group)
+        .send()
+        .await
+        .unwrap();
+    for s in streams {
+        client
+            .create_log_stream()
+            .log_group_name(group)
+            .log_stream_name(*s)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
 fn doc_messages(doc: &Value) -> Vec<String> {
     doc["logEvents"]
         .as_array()
@@ -204,22 +224,7 @@ async fn kinesis_records_whose_writes_fail_are_reported() {
     let event = payloads::kinesis(&[rec("ok-before"), rec("refused"), rec("ok-after")]);
     let seq = event["Records"][1]["kinesis"]["sequenceNumber"].clone();
     // Create the streams first, so the fault hits the write of the "refused" stream only.
-    let client = Moto::shared().client().await;
-    client
-        .create_log_group()
-        .log_group_name(&target)
-        .send()
-        .await
-        .unwrap();
-    for s in ["ok-before", "refused", "ok-after"] {
-        client
-            .create_log_stream()
-            .log_group_name(&target)
-            .log_stream_name(s)
-            .send()
-            .await
-            .unwrap();
-    }
+    create(&target, &["ok-before", "refused", "ok-after"]).await;
     Moto::shared()
         .fault(json!({"target": "PutLogEvents", "logGroupName": target, "logStreamName": "refused", "status": 400, "errorType": "InvalidParameterException", "count": 1}))
         .await;
@@ -241,20 +246,7 @@ async fn kinesis_records_whose_writes_fail_are_reported() {
 async fn direct_delivery_fails_the_invocation_when_a_write_fails() {
     let target = unique("/central/direct-writefail");
     let r = receiver(&[("TARGET_LOG_GROUP", &target), ("TARGET_LOG_STREAM", "s")]).await;
-    let client = Moto::shared().client().await;
-    client
-        .create_log_group()
-        .log_group_name(&target)
-        .send()
-        .await
-        .unwrap();
-    client
-        .create_log_stream()
-        .log_group_name(&target)
-        .log_stream_name("s")
-        .send()
-        .await
-        .unwrap();
+    create(&target, &["s"]).await;
     Moto::shared()
         .fault(json!({"target": "PutLogEvents", "logGroupName": target, "status": 400, "errorType": "InvalidParameterException", "count": 1}))
         .await;
@@ -640,13 +632,7 @@ async fn too_old_and_too_new_are_rejected_and_counted() {
 #[tokio::test]
 async fn existing_group_missing_stream_is_created() {
     let target = unique("/central/existing");
-    let client = Moto::shared().client().await;
-    client
-        .create_log_group()
-        .log_group_name(&target)
-        .send()
-        .await
-        .unwrap();
+    create(&target, &[]).await;
     let r = receiver(&[("TARGET_LOG_GROUP", &target), ("TARGET_LOG_STREAM", "s")]).await;
     let now = now_ms();
     let Outcome { result, .. } = r
@@ -731,5 +717,39 @@ async fn payloads_made_by_the_emulator_itself_decode_and_ship() {
     assert_eq!(
         messages(&target, &format!("{source}/app")).await,
         messages_in
+    );
+}
+
+#[tokio::test]
+async fn throttling_is_retried_and_every_event_written_once() {
+    let target = unique("/central/throttled");
+    let r = receiver(&[("TARGET_LOG_GROUP", &target), ("TARGET_LOG_STREAM", "t")]).await;
+    create(&target, &["t"]).await;
+    Moto::shared()
+        .fault(json!({"target": "PutLogEvents", "logGroupName": target, "status": 400, "errorType": "ThrottlingException", "count": 2}))
+        .await;
+    let now = now_ms();
+    let doc = payloads::document(
+        "/aws/lambda/a",
+        "s",
+        &[(now - 1, "first".into()), (now, "second".into())],
+    );
+    let Outcome { result, summary } = r.handle(payloads::direct(&doc), now).await;
+    result.unwrap();
+    assert_eq!((summary.shipped, summary.requests), (2, 1));
+    assert_conserved(&summary);
+    assert_eq!(messages(&target, "t").await, ["first", "second"]);
+    let puts = Moto::shared().stats(Some(&target)).await["putLogEvents"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let errors: Vec<_> = puts.iter().map(|p| p["errorType"].clone()).collect();
+    assert_eq!(
+        errors,
+        [
+            json!("ThrottlingException"),
+            json!("ThrottlingException"),
+            Value::Null
+        ]
     );
 }

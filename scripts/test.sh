@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# make test, after the build and lint steps: cfn-lint, the emulator front's own tests, every
+# cargo test; then one closing line counting them all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cfn-lint template.yaml
+echo "cfn-lint template.yaml: no errors"
+.venv/bin/python -m pytest -q tests/support | tee -a "$log"
+cargo test --workspace --all-targets --locked 2>&1 | tee -a "$log"
+passed=$(grep -oE '[0-9]+ passed' "$log" | awk '{s += $1} END {print s + 0}')
+failed=$(grep -oE '[0-9]+ failed' "$log" | awk '{s += $1} END {print s + 0}')
+echo "tests: $passed passed, $failed failed"
