@@ -214,6 +214,27 @@ impl Moto {
             .unwrap_or_else(|e| panic!("POST /_logship/faults: not JSON ({e}): {body}"))
     }
 
+    /// Creates `group` and its `streams` (a test that scripts faults on their writes wants them
+    /// in place first, so the faults meet PutLogEvents rather than the creation path).
+    pub async fn create(&self, group: &str, streams: &[&str]) {
+        let client = self.client().await;
+        client
+            .create_log_group()
+            .log_group_name(group)
+            .send()
+            .await
+            .unwrap();
+        for s in streams {
+            client
+                .create_log_stream()
+                .log_group_name(group)
+                .log_stream_name(*s)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+
     /// Panics, listing them, if the strict middleware saw any PutLogEvents rule broken for
     /// `log_group` (batch size, event size, span, order...).
     pub async fn assert_no_violations(&self, log_group: &str) {
@@ -313,19 +334,7 @@ mod tests {
         assert!(moto.endpoint().starts_with("http://127.0.0.1:"));
         let client = moto.client().await;
         let group = unique("/logship/selftest");
-        client
-            .create_log_group()
-            .log_group_name(&group)
-            .send()
-            .await
-            .unwrap();
-        client
-            .create_log_stream()
-            .log_group_name(&group)
-            .log_stream_name("s")
-            .send()
-            .await
-            .unwrap();
+        moto.create(&group, &["s"]).await;
         assert!(read_all(&client, &group, "s").await.is_empty());
 
         // More than one GetLogEvents page (moto pages at 10,000), to exercise the token loop.
@@ -399,19 +408,7 @@ mod tests {
         let moto = Moto::shared();
         let client = moto.client().await;
         let group = unique("/logship/selftest-violation");
-        client
-            .create_log_group()
-            .log_group_name(&group)
-            .send()
-            .await
-            .unwrap();
-        client
-            .create_log_stream()
-            .log_group_name(&group)
-            .log_stream_name("s")
-            .send()
-            .await
-            .unwrap();
+        moto.create(&group, &["s"]).await;
         // An empty batch: moto would accept it, AWS refuses it.
         let _ = client
             .put_log_events()

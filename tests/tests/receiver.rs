@@ -40,26 +40,6 @@ async fn messages(group: &str, stream: &str) -> Vec<String> {
         .collect()
 }
 
-/// Creates `group` and its `streams` ahead of a test that scripts faults on their writes.
-async fn create(group: &str, streams: &[&str]) {
-    let client = Moto::shared().client().await;
-    client
-        .create_log_group()
-        .log_group_name(group)
-        .send()
-        .await
-        .unwrap();
-    for s in streams {
-        client
-            .create_log_stream()
-            .log_group_name(group)
-            .log_stream_name(*s)
-            .send()
-            .await
-            .unwrap();
-    }
-}
-
 fn doc_messages(doc: &Value) -> Vec<String> {
     doc["logEvents"]
         .as_array()
@@ -224,7 +204,9 @@ async fn kinesis_records_whose_writes_fail_are_reported() {
     let event = payloads::kinesis(&[rec("ok-before"), rec("refused"), rec("ok-after")]);
     let seq = event["Records"][1]["kinesis"]["sequenceNumber"].clone();
     // Create the streams first, so the fault hits the write of the "refused" stream only.
-    create(&target, &["ok-before", "refused", "ok-after"]).await;
+    Moto::shared()
+        .create(&target, &["ok-before", "refused", "ok-after"])
+        .await;
     Moto::shared()
         .fault(json!({"target": "PutLogEvents", "logGroupName": target, "logStreamName": "refused", "status": 400, "errorType": "InvalidParameterException", "count": 1}))
         .await;
@@ -246,7 +228,7 @@ async fn kinesis_records_whose_writes_fail_are_reported() {
 async fn direct_delivery_fails_the_invocation_when_a_write_fails() {
     let target = unique("/central/direct-writefail");
     let r = receiver(&[("TARGET_LOG_GROUP", &target), ("TARGET_LOG_STREAM", "s")]).await;
-    create(&target, &["s"]).await;
+    Moto::shared().create(&target, &["s"]).await;
     Moto::shared()
         .fault(json!({"target": "PutLogEvents", "logGroupName": target, "status": 400, "errorType": "InvalidParameterException", "count": 1}))
         .await;
@@ -632,7 +614,7 @@ async fn too_old_and_too_new_are_rejected_and_counted() {
 #[tokio::test]
 async fn existing_group_missing_stream_is_created() {
     let target = unique("/central/existing");
-    create(&target, &[]).await;
+    Moto::shared().create(&target, &[]).await;
     let r = receiver(&[("TARGET_LOG_GROUP", &target), ("TARGET_LOG_STREAM", "s")]).await;
     let now = now_ms();
     let Outcome { result, .. } = r
@@ -724,7 +706,7 @@ async fn payloads_made_by_the_emulator_itself_decode_and_ship() {
 async fn throttling_is_retried_and_every_event_written_once() {
     let target = unique("/central/throttled");
     let r = receiver(&[("TARGET_LOG_GROUP", &target), ("TARGET_LOG_STREAM", "t")]).await;
-    create(&target, &["t"]).await;
+    Moto::shared().create(&target, &["t"]).await;
     Moto::shared()
         .fault(json!({"target": "PutLogEvents", "logGroupName": target, "status": 400, "errorType": "ThrottlingException", "count": 2}))
         .await;
