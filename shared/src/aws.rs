@@ -5,24 +5,33 @@
 //! Nothing here adds endpoint flags of its own.
 
 use aws_config::BehaviorVersion;
+use std::time::Duration;
+
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_sdk_cloudwatchlogs::Client;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
-/// Attempts per request (first try included) for throttling, 5xx and connection errors. The
-/// SDK's standard strategy backs off exponentially with full jitter between them.
-pub const MAX_ATTEMPTS: u32 = 5;
+/// Connecting to CloudWatch Logs takes milliseconds; one that takes seconds is better retried.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Loads the shared SDK configuration. One HTTP client (hyper + rustls with ring) instead of
 /// the SDK's default stack: the same TLS to AWS, a third less to compile and to load at cold
 /// start. Credentials are resolved lazily, on the first request — nothing slow runs in init.
+///
+/// The SDK's retries are off: [`crate::retry`] retries with the invocation's deadline in view.
 pub async fn sdk_config() -> aws_config::SdkConfig {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .build_https();
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(http)
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .build(),
+        )
         .load()
         .await
 }

@@ -7,7 +7,9 @@
 use regex::Regex;
 
 use crate::decode::{DEFAULT_MAX_DECODED_BYTES, DecodeLimits};
+use crate::retry::DEFAULT_DEADLINE_MARGIN;
 use crate::writer::WriterOptions;
+use std::time::Duration;
 
 /// A configuration value that cannot be used; the message names the variable.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -163,8 +165,89 @@ pub struct ReceiverConfig {
     pub own_log_group: Option<String>,
     /// `MAX_DECODED_BYTES`, default 32 MiB.
     pub limits: DecodeLimits,
-    /// `TARGET_RETENTION_DAYS`, `TARGET_KMS_KEY_ARN`.
+    /// What every function reads.
+    pub common: CommonConfig,
+}
+
+/// Settings every function reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommonConfig {
+    /// `TARGET_RETENTION_DAYS`, `TARGET_KMS_KEY_ARN`: for groups the writer creates.
     pub writer: WriterOptions,
+    /// `DEADLINE_MARGIN_MS` (default 1000): time kept between the last call and Lambda's
+    /// deadline, to answer with an account of what was written.
+    pub deadline_margin: Duration,
+    /// `METRICS_NAMESPACE` (default `logship`): the CloudWatch namespace of EMF metrics.
+    pub metrics_namespace: String,
+    /// `AWS_LAMBDA_FUNCTION_NAME` (set by Lambda): the metrics' `FunctionName` dimension.
+    pub function_name: String,
+}
+
+impl CommonConfig {
+    /// Reads configuration through `get`; empty values count as unset.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let retention_days = match get("TARGET_RETENTION_DAYS") {
+            None => None,
+            Some(v) => Some(v.trim().parse::<i32>().ok().filter(|d| RETENTION_DAYS.contains(d)).ok_or_else(|| ConfigError::Invalid {
+                var: "TARGET_RETENTION_DAYS",
+                reason: format!("{v:?} is not one of the retention periods CloudWatch Logs accepts: {RETENTION_DAYS:?}"),
+            })?),
+        };
+        let deadline_margin = match get("DEADLINE_MARGIN_MS") {
+            None => DEFAULT_DEADLINE_MARGIN,
+            Some(v) => Duration::from_millis(v.trim().parse::<u64>().map_err(|_| {
+                ConfigError::Invalid {
+                    var: "DEADLINE_MARGIN_MS",
+                    reason: format!("{v:?} is not a number of milliseconds"),
+                }
+            })?),
+        };
+        Ok(Self {
+            writer: WriterOptions {
+                retention_days,
+                kms_key_arn: get("TARGET_KMS_KEY_ARN"),
+            },
+            deadline_margin,
+            metrics_namespace: get("METRICS_NAMESPACE").unwrap_or_else(|| "logship".into()),
+            function_name: get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "unknown".into()),
+        })
+    }
+}
+
+/// Checks a log group name the caller chose against the service's rule (1–512 characters of
+/// `[.-_/#A-Za-z0-9]`), saying what is wrong.
+pub fn check_log_group(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
+        return Err(format!(
+            "must be 1–{MAX_NAME_LEN} characters, got {}",
+            name.chars().count()
+        ));
+    }
+    match name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | '#')))
+    {
+        Some(c) => Err(format!(
+            "{c:?} is not allowed in a log group name (only A-Z a-z 0-9 . - _ / #)"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Checks a log stream name the caller chose against the service's rule (1–512 characters,
+/// no `:` or `*`), saying what is wrong.
+pub fn check_log_stream(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
+        return Err(format!(
+            "must be 1–{MAX_NAME_LEN} characters, got {}",
+            name.chars().count()
+        ));
+    }
+    match name.chars().find(|c| matches!(c, ':' | '*')) {
+        Some(c) => Err(format!("{c:?} is not allowed in a log stream name")),
+        None => Ok(()),
+    }
 }
 
 /// Default of `TARGET_LOG_STREAM`.
@@ -226,13 +309,6 @@ impl ReceiverConfig {
                     reason: format!("{v:?} is not a positive number of bytes"),
                 })?,
         };
-        let retention_days = match get("TARGET_RETENTION_DAYS") {
-            None => None,
-            Some(v) => Some(v.trim().parse::<i32>().ok().filter(|d| RETENTION_DAYS.contains(d)).ok_or_else(|| ConfigError::Invalid {
-                var: "TARGET_RETENTION_DAYS",
-                reason: format!("{v:?} is not one of the retention periods CloudWatch Logs accepts: {RETENTION_DAYS:?}"),
-            })?),
-        };
         Ok(Self {
             target_log_group,
             target_log_stream,
@@ -241,10 +317,7 @@ impl ReceiverConfig {
             exclude: regex("EXCLUDE_PATTERN")?,
             own_log_group: get("AWS_LAMBDA_LOG_GROUP_NAME"),
             limits: DecodeLimits { max_decoded_bytes },
-            writer: WriterOptions {
-                retention_days,
-                kms_key_arn: get("TARGET_KMS_KEY_ARN"),
-            },
+            common: CommonConfig::from_lookup(get)?,
         })
     }
 
@@ -389,7 +462,7 @@ mod tests {
         .unwrap();
         assert!(c.keeps("anything"));
         assert_eq!(c.limits.max_decoded_bytes, 32 * 1024 * 1024);
-        assert_eq!(c.writer.retention_days, Some(30));
+        assert_eq!(c.common.writer.retention_days, Some(30));
         assert_eq!(c.own_log_group.as_deref(), Some("/aws/lambda/me"));
         assert_eq!(c.message_format, MessageFormat::Raw);
     }

@@ -3,8 +3,11 @@
 //! - [`decode`]: subscription payloads (base64 → bounded gzip → JSON), pure.
 //! - [`batch`]: the PutLogEvents rules and the packing of events into requests, pure.
 //! - [`writer`]: PutLogEvents through the SDK — creation of what is missing, rejected events.
+//! - [`emf`]: CloudWatch metrics as Embedded Metric Format log lines.
+//! - [`log_writer`]: the log-writer function — its input contract, direct and SQS.
 //! - [`config`]: environment, name templates and the service's naming rules.
 //! - [`receiver`]: the subscription receiver — event shapes, filtering, enrichment, summary.
+//! - [`retry`]: retries with backoff and full jitter, bounded by the invocation's deadline.
 //! - [`aws`]: the SDK client, built once per container.
 //!
 //! The binaries under `functions/` only wire these together.
@@ -13,5 +16,8 @@ pub mod aws;
 pub mod batch;
 pub mod config;
 pub mod decode;
+pub mod emf;
+pub mod log_writer;
 pub mod receiver;
+pub mod retry;
 pub mod writer;

@@ -25,7 +25,8 @@ use serde_json::value::RawValue;
 use crate::batch::LogEvent;
 use crate::config::{MessageFormat, ReceiverConfig, Source};
 use crate::decode::{self, DecodeError, MessageType, Scratch, SubscriptionPayload};
-use crate::writer::{Rejected, WriteReport, Writer};
+use crate::emf::{MetricRecord, Unit};
+use crate::writer::{Rejected, StreamBatch, WriteContext, WriteReport, Writer};
 
 /// Which of the accepted event shapes an invocation carried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -112,6 +113,9 @@ pub struct Summary {
     pub failed: u64,
     /// Events split to fit the 1 MB event limit.
     pub split: u64,
+    /// Retried calls and throttling answers from CloudWatch Logs.
+    pub retries: u64,
+    pub throttles: u64,
     /// Bytes shipped (as the service counts them for CloudWatch Logs; NDJSON bytes for Firehose).
     pub bytes: u64,
     pub requests: u64,
@@ -130,8 +134,29 @@ impl Summary {
         self.rejected.add(&r.rejected);
         self.failed += r.failed;
         self.split += r.split;
+        self.retries += r.retries;
+        self.throttles += r.throttles;
         self.bytes += r.bytes;
         self.requests += r.requests;
+    }
+
+    /// Adds this invocation's counters to an EMF record.
+    pub fn metrics(&self, record: MetricRecord) -> MetricRecord {
+        let c = |v: u64| v as f64;
+        record
+            .metric("Payloads", c(self.payloads), Unit::Count)
+            .metric("PayloadsFailed", c(self.payloads_failed), Unit::Count)
+            .metric("EventsIn", c(self.events_in), Unit::Count)
+            .metric("EventsShipped", c(self.shipped), Unit::Count)
+            .metric("EventsDropped", c(self.dropped.total()), Unit::Count)
+            .metric("EventsRejected", c(self.rejected.total()), Unit::Count)
+            .metric("EventsFailed", c(self.failed), Unit::Count)
+            .metric("EventsSplit", c(self.split), Unit::Count)
+            .metric("PutLogEventsRequests", c(self.requests), Unit::Count)
+            .metric("BytesShipped", c(self.bytes), Unit::Bytes)
+            .metric("Retries", c(self.retries), Unit::Count)
+            .metric("Throttles", c(self.throttles), Unit::Count)
+            .metric("RecordsFailed", c(self.records_failed), Unit::Count)
     }
 
     /// Logs the summary as one structured line (JSON under `AWS_LAMBDA_LOG_FORMAT=JSON`).
@@ -154,6 +179,8 @@ impl Summary {
             rejected_expired = self.rejected.expired,
             failed = self.failed,
             split = self.split,
+            retries = self.retries,
+            throttles = self.throttles,
             bytes = self.bytes,
             requests = self.requests,
             records_failed = self.records_failed,
@@ -246,8 +273,19 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-/// Events bound for one target stream, in arrival order.
+/// Events bound for each target stream, in arrival order.
 type Targets = HashMap<(String, String), Vec<LogEvent>>;
+
+fn batches(targets: Targets) -> Vec<StreamBatch> {
+    targets
+        .into_iter()
+        .map(|((group, stream), events)| StreamBatch {
+            group,
+            stream,
+            events,
+        })
+        .collect()
+}
 
 /// The receiver: configuration and writer, built once per container.
 #[derive(Debug, Clone)]
@@ -265,16 +303,16 @@ impl Receiver {
         &self.config
     }
 
-    /// Handles one invocation as of `now_ms` (epoch milliseconds).
-    pub async fn handle(&self, event: Value, now_ms: i64) -> Outcome {
+    /// Handles one invocation; writes happen within `ctx`'s deadline.
+    pub async fn handle(&self, event: Value, ctx: WriteContext) -> Outcome {
         let mut summary = Summary::default();
         let result = match detect(&event) {
             Err(e) => Err(e),
             Ok(shape) => {
                 summary.shape = Some(shape);
                 match shape {
-                    Shape::Direct => self.direct(event, now_ms, &mut summary).await,
-                    Shape::Kinesis => self.kinesis(event, now_ms, &mut summary).await,
+                    Shape::Direct => self.direct(event, ctx, &mut summary).await,
+                    Shape::Kinesis => self.kinesis(event, ctx, &mut summary).await,
                     Shape::Firehose => self.firehose(event, &mut summary),
                 }
             }
@@ -285,7 +323,7 @@ impl Receiver {
     async fn direct(
         &self,
         event: Value,
-        now_ms: i64,
+        ctx: WriteContext,
         summary: &mut Summary,
     ) -> Result<Value, ReceiverError> {
         let e: DirectEvent = from_value(Shape::Direct, event)?;
@@ -306,7 +344,7 @@ impl Receiver {
         self.collect(&payload, 0, &mut targets, summary);
         drop(payload);
         drop(scratch);
-        let report = self.write_all(targets, now_ms).await;
+        let report = self.writer.write_all(batches(targets), ctx).await;
         summary.add_write(&report);
         match report.error {
             None => Ok(Value::Null),
@@ -323,7 +361,7 @@ impl Receiver {
     async fn kinesis(
         &self,
         event: Value,
-        now_ms: i64,
+        ctx: WriteContext,
         summary: &mut Summary,
     ) -> Result<Value, ReceiverError> {
         let e: KinesisEvent = from_value(Shape::Kinesis, event)?;
@@ -345,7 +383,7 @@ impl Receiver {
                 }
             }
         }
-        let report = self.write_all(targets, now_ms).await;
+        let report = self.writer.write_all(batches(targets), ctx).await;
         summary.add_write(&report);
         for origin in &report.failed_origins {
             failed[*origin as usize] = true;
@@ -460,18 +498,6 @@ impl Receiver {
                 });
             }
         }
-    }
-
-    /// Writes every target stream; the report sums them.
-    async fn write_all(&self, targets: Targets, now_ms: i64) -> WriteReport {
-        let mut report = WriteReport::default();
-        for ((group, stream), events) in targets {
-            if events.is_empty() {
-                continue;
-            }
-            report.add(self.writer.write(&group, &stream, events, now_ms).await);
-        }
-        report
     }
 }
 

@@ -1,25 +1,35 @@
-//! The writer: log events into a log group and stream through PutLogEvents.
+//! The writer: log events into log groups and streams through PutLogEvents.
 //!
 //! It owns the service contract end to end: events the service would reject for their age are
 //! counted, not sent; oversize events are split; the rest is packed by [`crate::batch::plan`]
 //! into the fewest requests the rules allow; a missing group or stream is created on the first
-//! `ResourceNotFoundException` (no DescribeLogStreams round trip before writing); whatever the
-//! service still reports in `rejectedLogEventsInfo` is counted per reason.
+//! `ResourceNotFoundException` (no DescribeLogStreams round trip before writing — which is also
+//! how a group or stream deleted while the container is warm comes back); whatever the service
+//! still reports in `rejectedLogEventsInfo` is counted per reason. Every call is retried within
+//! the invocation's deadline by [`crate::retry`]. Different streams are written concurrently;
+//! one stream's requests go in order.
 //!
-//! Transient failures (throttling, 5xx, connection errors) are retried by the SDK's standard
-//! retry strategy — exponential backoff with jitter — configured in [`crate::aws`].
+//! Every input event ends up in exactly one of `written`, `rejected` or `failed`, and the
+//! `origin`s of failed events are reported so a caller can fail exactly those inputs.
 
 use std::collections::BTreeSet;
 
 use aws_sdk_cloudwatchlogs::Client;
-use aws_sdk_cloudwatchlogs::error::{DisplayErrorContext, SdkError};
+use aws_sdk_cloudwatchlogs::error::SdkError;
 use aws_sdk_cloudwatchlogs::operation::create_log_group::CreateLogGroupError;
 use aws_sdk_cloudwatchlogs::operation::create_log_stream::CreateLogStreamError;
 use aws_sdk_cloudwatchlogs::operation::put_log_events::PutLogEventsError;
 use aws_sdk_cloudwatchlogs::types::{InputLogEvent, RejectedLogEventsInfo};
+use futures_util::StreamExt as _;
 use serde::Serialize;
 
 use crate::batch::{self, LogEvent, Rejection};
+use crate::emf::{MetricRecord, Unit};
+use crate::retry::{self, Backoff, Deadline, RetryError, RetryStats};
+
+/// Streams written at once. CloudWatch Logs throttles PutLogEvents per account, not per stream;
+/// a few concurrent streams hide latency without inviting throttling.
+pub const MAX_CONCURRENT_STREAMS: usize = 4;
 
 /// Counts of events the service refused (or would have), per the reasons of
 /// `rejectedLogEventsInfo`.
@@ -46,10 +56,9 @@ impl Rejected {
     }
 }
 
-/// What one [`Writer::write`] did. Event counts are in input events: an event split into
-/// parts counts once, as written only when all its parts were.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// What a write did. Event counts are in input events: an event split into parts counts once,
+/// as written only when all its parts were.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteReport {
     /// Input events the service accepted.
     pub written: u64,
@@ -63,18 +72,24 @@ pub struct WriteReport {
     pub requests: u64,
     /// Bytes as the service counts them (message + 26 per event) in successful requests.
     pub bytes: u64,
-    /// Groups and streams this call created.
+    /// Retried attempts and throttling answers, over every call.
+    pub retries: u64,
+    pub throttles: u64,
+    /// Groups and streams this write created.
     pub created_groups: u64,
     pub created_streams: u64,
     /// `origin`s of the events that were not written, so callers can fail exactly those inputs.
-    #[serde(skip)]
     pub failed_origins: BTreeSet<u32>,
     /// Why the first failed request failed.
-    #[serde(skip)]
     pub error: Option<WriteError>,
 }
 
 impl WriteReport {
+    /// Input events accounted for.
+    pub fn events(&self) -> u64 {
+        self.written + self.rejected.total() + self.failed
+    }
+
     pub fn add(&mut self, other: WriteReport) {
         self.written += other.written;
         self.rejected.add(&other.rejected);
@@ -82,6 +97,8 @@ impl WriteReport {
         self.split += other.split;
         self.requests += other.requests;
         self.bytes += other.bytes;
+        self.retries += other.retries;
+        self.throttles += other.throttles;
         self.created_groups += other.created_groups;
         self.created_streams += other.created_streams;
         self.failed_origins.extend(other.failed_origins);
@@ -89,9 +106,43 @@ impl WriteReport {
             self.error = other.error;
         }
     }
+
+    /// Adds this report's counters to an EMF record.
+    pub fn metrics(&self, record: MetricRecord) -> MetricRecord {
+        let c = |v: u64| v as f64;
+        record
+            .metric("EventsWritten", c(self.written), Unit::Count)
+            .metric(
+                "EventsRejectedTooOld",
+                c(self.rejected.too_old),
+                Unit::Count,
+            )
+            .metric(
+                "EventsRejectedTooNew",
+                c(self.rejected.too_new),
+                Unit::Count,
+            )
+            .metric(
+                "EventsRejectedExpired",
+                c(self.rejected.expired),
+                Unit::Count,
+            )
+            .metric("EventsFailed", c(self.failed), Unit::Count)
+            .metric("EventsSplit", c(self.split), Unit::Count)
+            .metric("PutLogEventsRequests", c(self.requests), Unit::Count)
+            .metric("BytesWritten", c(self.bytes), Unit::Bytes)
+            .metric("Retries", c(self.retries), Unit::Count)
+            .metric("Throttles", c(self.throttles), Unit::Count)
+    }
+
+    fn add_retries(&mut self, stats: RetryStats) {
+        self.retries += stats.retries;
+        self.throttles += stats.throttles;
+    }
 }
 
-/// Why a request to CloudWatch Logs failed, after the SDK's retries.
+/// Why a request to CloudWatch Logs failed for good: a permanent error, or the deadline came
+/// first.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum WriteError {
     #[error("PutLogEvents to {group} / {stream} failed: {message}")]
@@ -119,42 +170,101 @@ pub struct WriterOptions {
     pub kms_key_arn: Option<String>,
 }
 
+/// The time frame of one invocation's writes.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteContext {
+    /// Epoch milliseconds, for the service's 14 days / 2 hours window.
+    pub now_ms: i64,
+    /// No call runs past this.
+    pub deadline: Deadline,
+}
+
+impl WriteContext {
+    /// For a Lambda invocation whose deadline (epoch milliseconds) is `deadline_ms`, keeping
+    /// `margin` to answer.
+    pub fn for_invocation(deadline_ms: u64, margin: std::time::Duration) -> Self {
+        Self {
+            now_ms: epoch_ms(),
+            deadline: Deadline::from_epoch_ms(deadline_ms, margin),
+        }
+    }
+}
+
+/// Milliseconds since the epoch, now.
+pub fn epoch_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Events bound for one stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamBatch {
+    pub group: String,
+    pub stream: String,
+    pub events: Vec<LogEvent>,
+}
+
 /// Writes log events through one SDK client, built once per container and shared by every
 /// invocation.
 #[derive(Debug, Clone)]
 pub struct Writer {
     client: Client,
     options: WriterOptions,
+    backoff: Backoff,
 }
 
 impl Writer {
     pub fn new(client: Client, options: WriterOptions) -> Self {
-        Self { client, options }
+        Self {
+            client,
+            options,
+            backoff: Backoff::default(),
+        }
     }
 
-    /// Writes `events` (any order) to `group`/`stream` as of `now_ms`. Never returns early on
-    /// a failed request without accounting for every event: the report's `written + rejected +
-    /// failed` equals the number of input events.
+    /// Replaces the retry backoff (tests shorten it).
+    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Writes several streams, at most [`MAX_CONCURRENT_STREAMS`] at once; the report sums them.
+    pub async fn write_all(&self, batches: Vec<StreamBatch>, ctx: WriteContext) -> WriteReport {
+        let mut report = WriteReport::default();
+        let mut running =
+            futures_util::stream::iter(batches.into_iter().filter(|b| !b.events.is_empty()))
+                .map(|b| async move { self.write(&b.group, &b.stream, b.events, ctx).await })
+                .buffer_unordered(MAX_CONCURRENT_STREAMS);
+        while let Some(r) = running.next().await {
+            report.add(r);
+        }
+        report
+    }
+
+    /// Writes `events` (any order) to `group`/`stream`. Never returns without accounting for
+    /// every event: the report's `written + rejected + failed` is the number of input events.
     pub async fn write(
         &self,
         group: &str,
         stream: &str,
         events: Vec<LogEvent>,
-        now_ms: i64,
+        ctx: WriteContext,
     ) -> WriteReport {
         let mut report = WriteReport::default();
         let mut sendable = Vec::with_capacity(events.len());
-        // Parts of a split event share its index in `parts_of`, so it counts as one event.
-        let mut parts_of: Vec<u32> = Vec::new();
+        let mut any_split = false;
+        // `sendable` holds (input index, event); the parts of a split event share the index.
         for (i, e) in events.into_iter().enumerate() {
-            match batch::rejection(e.timestamp, now_ms) {
+            match batch::rejection(e.timestamp, ctx.now_ms) {
                 Some(Rejection::TooOld) => report.rejected.too_old += 1,
                 Some(Rejection::TooNew) => report.rejected.too_new += 1,
                 None => match batch::split_oversize(&e) {
                     None => sendable.push((i as u32, e)),
                     Some(parts) => {
                         report.split += 1;
-                        parts_of.push(i as u32);
+                        any_split = true;
                         sendable.extend(parts.into_iter().map(|p| (i as u32, p)));
                     }
                 },
@@ -163,17 +273,26 @@ impl Writer {
         if sendable.is_empty() {
             return report;
         }
-        // Sort by timestamp keeping arrival order (and so part order) among equals.
+        // Stable sort: arrival order (and so part order) kept among equal timestamps. `plan`
+        // sorts again; on sorted input that is one linear pass.
         sendable.sort_by_key(|(_, e)| e.timestamp);
         let (ids, mut events): (Vec<u32>, Vec<LogEvent>) = sendable.into_iter().unzip();
-        let batches = batch::plan(&mut events); // already sorted: plan's stable sort keeps it
+        let batches = batch::plan(&mut events);
         let mut outcome = vec![Outcome::Written; ids.len()];
-        let mut failed_from = None;
         for (n, range) in batches.iter().enumerate() {
-            match self
-                .put_batch(group, stream, &events[range.clone()], &mut report)
-                .await
-            {
+            let mut stats = RetryStats::default();
+            let sent = self
+                .put_batch(
+                    group,
+                    stream,
+                    &events[range.clone()],
+                    ctx.deadline,
+                    &mut stats,
+                    &mut report,
+                )
+                .await;
+            report.add_retries(stats);
+            match sent {
                 Ok(info) => {
                     report.requests += 1;
                     report.bytes += events[range.clone()]
@@ -185,36 +304,35 @@ impl Writer {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(group, stream, error = %e, "PutLogEvents failed; the events of this and later requests are not written");
+                    // This stream's later requests are not attempted: they would meet the same
+                    // error or the same lack of time. Their events count as failed.
+                    tracing::warn!(group, stream, error = %e, requests_left = batches.len() - n, "write failed");
                     report.error = Some(e);
-                    failed_from = Some(n);
+                    for range in &batches[n..] {
+                        outcome[range.clone()]
+                            .iter_mut()
+                            .for_each(|o| *o = Outcome::Failed);
+                    }
                     break;
                 }
             }
         }
-        if let Some(n) = failed_from {
-            for range in &batches[n..] {
-                outcome[range.clone()]
-                    .iter_mut()
-                    .for_each(|o| *o = Outcome::Failed);
-            }
-        }
         // Fold per-part outcomes into per-input-event counts: a split event is written only if
-        // every part was; otherwise it counts as failed (or rejected, if a part was rejected).
-        let mut per_event: Vec<(u32, Outcome, u32)> = Vec::with_capacity(ids.len());
-        for (k, id) in ids.iter().enumerate() {
-            let origin = events[k].origin;
-            per_event.push((*id, outcome[k], origin));
-        }
-        if !parts_of.is_empty() {
+        // every part was; otherwise it is failed (or rejected, if a part was rejected).
+        let mut per_event: Vec<(u32, Outcome, u32)> = ids
+            .iter()
+            .zip(&outcome)
+            .zip(&events)
+            .map(|((id, o), e)| (*id, *o, e.origin))
+            .collect();
+        if any_split {
             per_event.sort_by_key(|(id, _, _)| *id);
             per_event.dedup_by(|b, a| {
-                if a.0 == b.0 {
+                let same = a.0 == b.0;
+                if same {
                     a.1 = a.1.worst(b.1);
-                    true
-                } else {
-                    false
                 }
+                same
             });
         }
         for (_, o, origin) in per_event {
@@ -229,6 +347,16 @@ impl Writer {
                 }
             }
         }
+        if report.rejected.total() > 0 {
+            tracing::warn!(
+                group,
+                stream,
+                too_old = report.rejected.too_old,
+                too_new = report.rejected.too_new,
+                expired = report.rejected.expired,
+                "events rejected for their timestamp"
+            );
+        }
         report
     }
 
@@ -238,9 +366,10 @@ impl Writer {
         group: &str,
         stream: &str,
         events: &[LogEvent],
+        deadline: Deadline,
+        stats: &mut RetryStats,
         report: &mut WriteReport,
     ) -> Result<Option<RejectedLogEventsInfo>, WriteError> {
-        // Built per attempt: the common path sends once, and only a missing stream sends twice.
         let input = || -> Vec<InputLogEvent> {
             events
                 .iter()
@@ -253,33 +382,32 @@ impl Writer {
                 })
                 .collect()
         };
-        let mut created = false;
-        loop {
-            let sent = self
-                .client
+        let put_err = |e: RetryError<PutLogEventsError>| WriteError::PutLogEvents {
+            group: group.into(),
+            stream: stream.into(),
+            message: e.to_string(),
+        };
+        let put = || {
+            self.client
                 .put_log_events()
                 .log_group_name(group)
                 .log_stream_name(stream)
                 .set_log_events(Some(input()))
                 .send()
-                .await;
-            match sent {
-                Ok(out) => return Ok(out.rejected_log_events_info().cloned()),
-                Err(SdkError::ServiceError(e))
-                    if matches!(e.err(), PutLogEventsError::ResourceNotFoundException(_))
-                        && !created =>
-                {
-                    self.create_stream(group, stream, report).await?;
-                    created = true;
-                }
-                Err(e) => {
-                    return Err(WriteError::PutLogEvents {
-                        group: group.into(),
-                        stream: stream.into(),
-                        message: DisplayErrorContext(&e).to_string(),
-                    });
+        };
+        match retry::retry(deadline, self.backoff, stats, put).await {
+            Ok(out) => Ok(out.rejected_log_events_info().cloned()),
+            Err(RetryError::Failed(SdkError::ServiceError(e)))
+                if matches!(e.err(), PutLogEventsError::ResourceNotFoundException(_)) =>
+            {
+                self.create_stream(group, stream, deadline, stats, report)
+                    .await?;
+                match retry::retry(deadline, self.backoff, stats, put).await {
+                    Ok(out) => Ok(out.rejected_log_events_info().cloned()),
+                    Err(e) => Err(put_err(e)),
                 }
             }
+            Err(e) => Err(put_err(e)),
         }
     }
 
@@ -289,23 +417,44 @@ impl Writer {
         &self,
         group: &str,
         stream: &str,
+        deadline: Deadline,
+        stats: &mut RetryStats,
         report: &mut WriteReport,
     ) -> Result<(), WriteError> {
-        for attempt in 0..2 {
-            match self
-                .client
+        let err = |e: RetryError<CreateLogStreamError>| WriteError::CreateLogStream {
+            group: group.into(),
+            stream: stream.into(),
+            message: e.to_string(),
+        };
+        let create = || {
+            self.client
                 .create_log_stream()
                 .log_group_name(group)
                 .log_stream_name(stream)
                 .send()
-                .await
+        };
+        let missing_group = match retry::retry(deadline, self.backoff, stats, create).await {
+            Ok(_) => false,
+            Err(RetryError::Failed(SdkError::ServiceError(e)))
+                if matches!(
+                    e.err(),
+                    CreateLogStreamError::ResourceAlreadyExistsException(_)
+                ) =>
             {
-                Ok(_) => {
-                    report.created_streams += 1;
-                    tracing::info!(group, stream, "created log stream");
-                    return Ok(());
-                }
-                Err(SdkError::ServiceError(e))
+                return Ok(());
+            }
+            Err(RetryError::Failed(SdkError::ServiceError(e)))
+                if matches!(e.err(), CreateLogStreamError::ResourceNotFoundException(_)) =>
+            {
+                true
+            }
+            Err(e) => return Err(err(e)),
+        };
+        if missing_group {
+            self.create_group(group, deadline, stats, report).await?;
+            match retry::retry(deadline, self.backoff, stats, create).await {
+                Ok(_) => {}
+                Err(RetryError::Failed(SdkError::ServiceError(e)))
                     if matches!(
                         e.err(),
                         CreateLogStreamError::ResourceAlreadyExistsException(_)
@@ -313,61 +462,67 @@ impl Writer {
                 {
                     return Ok(());
                 }
-                Err(SdkError::ServiceError(e))
-                    if matches!(e.err(), CreateLogStreamError::ResourceNotFoundException(_))
-                        && attempt == 0 =>
-                {
-                    self.create_group(group, report).await?;
-                }
-                Err(e) => {
-                    return Err(WriteError::CreateLogStream {
-                        group: group.into(),
-                        stream: stream.into(),
-                        message: DisplayErrorContext(&e).to_string(),
-                    });
-                }
+                Err(e) => return Err(err(e)),
             }
         }
-        unreachable!("the loop returns on its second attempt")
+        report.created_streams += 1;
+        tracing::info!(group, stream, "created log stream");
+        Ok(())
     }
 
-    async fn create_group(&self, group: &str, report: &mut WriteReport) -> Result<(), WriteError> {
-        let err = |e: &dyn std::error::Error| WriteError::CreateLogGroup {
-            group: group.into(),
-            message: DisplayErrorContext(e).to_string(),
+    async fn create_group(
+        &self,
+        group: &str,
+        deadline: Deadline,
+        stats: &mut RetryStats,
+        report: &mut WriteReport,
+    ) -> Result<(), WriteError> {
+        let create = || {
+            self.client
+                .create_log_group()
+                .log_group_name(group)
+                .set_kms_key_id(self.options.kms_key_arn.clone())
+                .send()
         };
-        match self
-            .client
-            .create_log_group()
-            .log_group_name(group)
-            .set_kms_key_id(self.options.kms_key_arn.clone())
-            .send()
-            .await
-        {
-            Ok(_) => {
-                report.created_groups += 1;
-                tracing::info!(group, "created log group");
-                if let Some(days) = self.options.retention_days {
-                    self.client
-                        .put_retention_policy()
-                        .log_group_name(group)
-                        .retention_in_days(days)
-                        .send()
-                        .await
-                        .map_err(|e| err(&e))?;
-                }
-                Ok(())
-            }
-            Err(SdkError::ServiceError(e))
+        match retry::retry(deadline, self.backoff, stats, create).await {
+            Ok(_) => {}
+            Err(RetryError::Failed(SdkError::ServiceError(e)))
                 if matches!(
                     e.err(),
                     CreateLogGroupError::ResourceAlreadyExistsException(_)
                 ) =>
             {
-                Ok(())
+                return Ok(());
             }
-            Err(e) => Err(err(&e)),
+            Err(e) => {
+                return Err(WriteError::CreateLogGroup {
+                    group: group.into(),
+                    message: e.to_string(),
+                });
+            }
         }
+        report.created_groups += 1;
+        tracing::info!(
+            group,
+            retention_days = self.options.retention_days,
+            "created log group"
+        );
+        if let Some(days) = self.options.retention_days {
+            let put = || {
+                self.client
+                    .put_retention_policy()
+                    .log_group_name(group)
+                    .retention_in_days(days)
+                    .send()
+            };
+            retry::retry(deadline, self.backoff, stats, put)
+                .await
+                .map_err(|e| WriteError::CreateLogGroup {
+                    group: group.into(),
+                    message: format!("PutRetentionPolicy: {e}"),
+                })?;
+        }
+        Ok(())
     }
 }
 

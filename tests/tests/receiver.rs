@@ -7,11 +7,13 @@
 use logship::batch::{self, LogEvent};
 use logship::config::ReceiverConfig;
 use logship::receiver::{Outcome, Receiver, Summary};
-use logship::writer::Writer;
+use logship::retry::Deadline;
+use logship::writer::{WriteContext, Writer};
 use logship_tests::moto::{Moto, read_all};
 use logship_tests::payloads::{self, now_ms};
 use logship_tests::unique;
 use serde_json::{Value, json};
+use std::time::Duration;
 
 async fn receiver(vars: &[(&str, &str)]) -> Receiver {
     let vars: Vec<(String, String)> = vars
@@ -21,8 +23,16 @@ async fn receiver(vars: &[(&str, &str)]) -> Receiver {
     let config =
         ReceiverConfig::from_lookup(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
             .unwrap();
-    let writer = Writer::new(Moto::shared().client().await, config.writer.clone());
+    let writer = Writer::new(Moto::shared().client().await, config.common.writer.clone());
     Receiver::new(config, writer)
+}
+
+/// An invocation at `now` with 30 s to go.
+fn at(now: i64) -> WriteContext {
+    WriteContext {
+        now_ms: now,
+        deadline: Deadline::after(Duration::from_secs(30)),
+    }
 }
 
 fn assert_conserved(s: &Summary) {
@@ -55,7 +65,7 @@ async fn direct_sample_is_shipped_and_read_back() {
     let r = receiver(&[("TARGET_LOG_GROUP", &target)]).await;
     let event = payloads::sample("direct.json");
     let doc = &payloads::documents(&event)[0];
-    let Outcome { result, summary } = r.handle(event.clone(), now_ms()).await;
+    let Outcome { result, summary } = r.handle(event.clone(), at(now_ms())).await;
     assert_eq!(result.unwrap(), Value::Null);
     let stream = format!(
         "{}/{}/{}",
@@ -76,7 +86,7 @@ async fn control_message_is_dropped_and_counted() {
     let target = unique("/central/control");
     let r = receiver(&[("TARGET_LOG_GROUP", &target)]).await;
     let Outcome { result, summary } = r
-        .handle(payloads::sample("control-message.json"), now_ms())
+        .handle(payloads::sample("control-message.json"), at(now_ms()))
         .await;
     assert_eq!(result.unwrap(), Value::Null);
     assert_eq!(
@@ -114,7 +124,7 @@ async fn kinesis_sample_ships_every_record() {
     let event = payloads::sample("kinesis.json");
     let docs = payloads::documents(&event);
     assert!(docs.len() >= 2);
-    let Outcome { result, summary } = r.handle(event, now_ms()).await;
+    let Outcome { result, summary } = r.handle(event, at(now_ms())).await;
     assert_eq!(result.unwrap(), json!({"batchItemFailures": []}));
     let mut expected = std::collections::BTreeMap::<String, Vec<(i64, String)>>::new();
     for d in &docs {
@@ -164,7 +174,7 @@ async fn kinesis_reports_exactly_the_records_that_fail() {
         .iter()
         .map(|r| r["kinesis"]["sequenceNumber"].as_str().unwrap().to_string())
         .collect();
-    let Outcome { result, summary } = r.handle(event, now).await;
+    let Outcome { result, summary } = r.handle(event, at(now)).await;
     assert_eq!(
         result.unwrap(),
         json!({"batchItemFailures": [{"itemIdentifier": seqs[1]}, {"itemIdentifier": seqs[3]}]})
@@ -210,7 +220,7 @@ async fn kinesis_records_whose_writes_fail_are_reported() {
     Moto::shared()
         .fault(json!({"target": "PutLogEvents", "logGroupName": target, "logStreamName": "refused", "status": 400, "errorType": "InvalidParameterException", "count": 1}))
         .await;
-    let Outcome { result, summary } = r.handle(event, now).await;
+    let Outcome { result, summary } = r.handle(event, at(now)).await;
     assert_eq!(
         result.unwrap(),
         json!({"batchItemFailures": [{"itemIdentifier": seq}]})
@@ -238,7 +248,7 @@ async fn direct_delivery_fails_the_invocation_when_a_write_fails() {
         "s",
         &[(now - 1, "a".into()), (now, "b".into())],
     );
-    let Outcome { result, summary } = r.handle(payloads::direct(&doc), now).await;
+    let Outcome { result, summary } = r.handle(payloads::direct(&doc), at(now)).await;
     let err = result.unwrap_err().to_string();
     assert!(
         err.starts_with("2 of 2 events were not written (0 written, 0 rejected): PutLogEvents to"),
@@ -261,7 +271,7 @@ async fn firehose_sample_transforms_records() {
         .map(|r| r["recordId"].as_str().unwrap().to_string())
         .collect();
     let docs = payloads::documents(&event);
-    let Outcome { result, summary } = r.handle(event, now_ms()).await;
+    let Outcome { result, summary } = r.handle(event, at(now_ms())).await;
     let out = result.unwrap();
     let records = out["records"].as_array().unwrap();
     assert_eq!(records.len(), ids.len());
@@ -320,13 +330,13 @@ async fn firehose_undecodable_record_is_processing_failed() {
         ("EXCLUDE_PATTERN", "^DEBUG"),
     ])
     .await;
-    let Outcome { result, summary } = r2.handle(event.clone(), now).await;
+    let Outcome { result, summary } = r2.handle(event.clone(), at(now)).await;
     let out = result.unwrap();
     assert_eq!(out["records"][0]["result"], "ProcessingFailed");
     assert_eq!(out["records"][1]["result"], "Dropped");
     assert_eq!((summary.records_failed, summary.dropped.filtered), (1, 1));
     assert_conserved(&summary);
-    let Outcome { result, .. } = r.handle(event, now).await;
+    let Outcome { result, .. } = r.handle(event, at(now)).await;
     assert_eq!(result.unwrap()["records"][1]["result"], "Ok");
 }
 
@@ -347,7 +357,7 @@ async fn templates_and_sanitising_name_the_targets() {
         "web:1/[$LATEST]*x",
         &[(now, "hello".into())],
     );
-    let Outcome { result, summary } = r.handle(payloads::direct(&doc), now).await;
+    let Outcome { result, summary } = r.handle(payloads::direct(&doc), at(now)).await;
     result.unwrap();
     assert_conserved(&summary);
     let group = format!("{base}/123456789012//aws/ecs/pay_ments");
@@ -411,7 +421,7 @@ async fn malformed_payloads_fail_with_their_cause() {
         ),
     ];
     for (event, expected) in cases {
-        let Outcome { result, summary } = r.handle(event.clone(), now).await;
+        let Outcome { result, summary } = r.handle(event.clone(), at(now)).await;
         let err = result.expect_err(&event.to_string()).to_string();
         assert!(err.contains(expected), "{event}: {err}");
         assert_eq!(summary.shipped, 0);
@@ -420,7 +430,7 @@ async fn malformed_payloads_fail_with_their_cause() {
     // Schema errors name the source when the document got that far.
     let e = json!({"awslogs": {"data": payloads::b64(&payloads::gzip(br#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/aws/lambda/src","logStream":"s9","logEvents":"no"}"#))}});
     assert!(
-        r.handle(e, now)
+        r.handle(e, at(now))
             .await
             .result
             .unwrap_err()
@@ -464,7 +474,7 @@ async fn filters_loop_guard_and_envelope() {
         payloads::encode(&own),
         payloads::encode(&looped),
     ]);
-    let Outcome { result, summary } = r.handle(event, now).await;
+    let Outcome { result, summary } = r.handle(event, at(now)).await;
     assert_eq!(result.unwrap(), json!({"batchItemFailures": []}));
     let got: Vec<Value> = messages(&target, "all")
         .await
@@ -511,7 +521,7 @@ async fn twenty_five_thousand_events_out_of_order_over_more_than_a_day() {
         })
         .collect();
     let doc = payloads::document("/aws/lambda/bulk", "s", &events);
-    let Outcome { result, summary } = r.handle(payloads::direct(&doc), now).await;
+    let Outcome { result, summary } = r.handle(payloads::direct(&doc), at(now)).await;
     result.unwrap();
     assert_eq!(summary.shipped, 25_000);
     assert_conserved(&summary);
@@ -562,7 +572,7 @@ async fn oversize_event_is_split_and_reassembles() {
         "s",
         &[(now - 1, "before".into()), (now, big.clone())],
     );
-    let Outcome { result, summary } = r.handle(payloads::direct(&doc), now).await;
+    let Outcome { result, summary } = r.handle(payloads::direct(&doc), at(now)).await;
     result.unwrap();
     assert_eq!((summary.shipped, summary.split), (2, 1));
     assert_conserved(&summary);
@@ -597,7 +607,7 @@ async fn too_old_and_too_new_are_rejected_and_counted() {
             (now + 3 * 3600 * 1000, "future".into()),
         ],
     );
-    let Outcome { result, summary } = r.handle(payloads::direct(&doc), now).await;
+    let Outcome { result, summary } = r.handle(payloads::direct(&doc), at(now)).await;
     result.unwrap();
     assert_eq!(
         (
@@ -624,7 +634,7 @@ async fn existing_group_missing_stream_is_created() {
                 "s",
                 &[(now, "one".into())],
             )),
-            now,
+            at(now),
         )
         .await;
     result.unwrap();
@@ -636,7 +646,7 @@ async fn existing_group_missing_stream_is_created() {
                 "s",
                 &[(now, "two".into())],
             )),
-            now,
+            at(now),
         )
         .await;
     result.unwrap();
@@ -692,7 +702,7 @@ async fn payloads_made_by_the_emulator_itself_decode_and_ship() {
         ("TARGET_LOG_STREAM", "{logGroup}/{logStream}"),
     ])
     .await;
-    let Outcome { result, summary } = r.handle(event, now_ms()).await;
+    let Outcome { result, summary } = r.handle(event, at(now_ms())).await;
     assert_eq!(result.unwrap(), json!({"batchItemFailures": []}));
     assert_eq!(summary.shipped, 20);
     assert_conserved(&summary);
@@ -716,7 +726,7 @@ async fn throttling_is_retried_and_every_event_written_once() {
         "s",
         &[(now - 1, "first".into()), (now, "second".into())],
     );
-    let Outcome { result, summary } = r.handle(payloads::direct(&doc), now).await;
+    let Outcome { result, summary } = r.handle(payloads::direct(&doc), at(now)).await;
     result.unwrap();
     assert_eq!((summary.shipped, summary.requests), (2, 1));
     assert_conserved(&summary);
