@@ -15,12 +15,11 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 /// Connecting to CloudWatch Logs takes milliseconds; one that takes seconds is better retried.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Loads the shared SDK configuration. One HTTP client (hyper + rustls with ring) instead of
-/// the SDK's default stack: the same TLS to AWS, a third less to compile and to load at cold
-/// start. Credentials are resolved lazily, on the first request — nothing slow runs in init.
-///
-/// The SDK's retries are off: [`crate::retry`] retries with the invocation's deadline in view.
-pub async fn sdk_config() -> aws_config::SdkConfig {
+/// The SDK configuration loader every client starts from. One HTTP client (hyper + rustls with
+/// ring) instead of the SDK's default stack: the same TLS to AWS, a third less to compile and
+/// to load at cold start. The SDK's retries are off: [`crate::retry`] retries with the
+/// invocation's deadline in view.
+pub fn config_loader() -> aws_config::ConfigLoader {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .build_https();
@@ -32,8 +31,12 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
                 .connect_timeout(CONNECT_TIMEOUT)
                 .build(),
         )
-        .load()
-        .await
+}
+
+/// Loads the shared SDK configuration from the standard sources. Credentials are resolved
+/// lazily, on the first request — nothing slow runs in init.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    config_loader().load().await
 }
 
 /// A CloudWatch Logs client on [`sdk_config`].

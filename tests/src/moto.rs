@@ -13,9 +13,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use aws_config::{BehaviorVersion, Region};
+use aws_config::Region;
 use aws_sdk_cloudwatchlogs::{Client, config::Credentials, error::DisplayErrorContext};
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use hyper::Method;
 use serde_json::Value;
 
@@ -151,19 +150,16 @@ impl Moto {
         self.stderr.tail(n)
     }
 
-    /// A CloudWatch Logs client for the emulator: dummy static credentials, us-east-1, and the
-    /// one hyper + rustls/ring HTTP client the workspace uses (the SDK is built without its
-    /// default HTTPS stack). Build one per test: its connection pool lives on the runtime that
-    /// first uses it, and each `#[tokio::test]` has its own runtime.
+    /// A CloudWatch Logs client for the emulator, configured as the functions configure theirs
+    /// (`logship::aws::config_loader`: one hyper + rustls/ring client, SDK retries off) plus
+    /// dummy static credentials, us-east-1 and the emulator's endpoint. Build one per test: its
+    /// connection pool lives on the runtime that first uses it, and each `#[tokio::test]` has
+    /// its own runtime.
     pub async fn client(&self) -> Client {
-        let http_client = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-            .build_https();
-        let config = aws_config::defaults(BehaviorVersion::latest())
+        let config = logship::aws::config_loader()
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("test", "test", None, None, "static"))
             .endpoint_url(self.endpoint())
-            .http_client(http_client)
             .load()
             .await;
         Client::new(&config)

@@ -199,6 +199,10 @@ class Fault:
     remaining: int
     log_group: str | None = None
     log_stream: str | None = None
+    # With `rejected` (a rejectedLogEventsInfo object) the request goes on to moto and succeeds,
+    # and the answer carries this rejectedLogEventsInfo: the service's way of saying some events
+    # were refused (e.g. `expiredLogEventEndIndex`, which moto never reports).
+    rejected: dict[str, Any] | None = None
 
     def matches(self, target: str, log_group: str | None, log_stream: str | None = None) -> bool:
         return (
@@ -217,6 +221,7 @@ class Fault:
             "count": self.remaining,
             "logGroupName": self.log_group,
             "logStreamName": self.log_stream,
+            "rejectedLogEventsInfo": self.rejected,
         }
 
     @classmethod
@@ -226,8 +231,13 @@ class Fault:
             raise ValueError("target must be an operation name such as PutLogEvents")
         if "." not in target:
             target = LOGS_TARGET_PREFIX + target
-        status = spec.get("status", 400)
-        if not isinstance(status, int) or not 400 <= status <= 599:
+        rejected = spec.get("rejectedLogEventsInfo")
+        if rejected is not None and not isinstance(rejected, dict):
+            raise ValueError("rejectedLogEventsInfo must be an object")
+        status = spec.get("status", 200 if rejected is not None else 400)
+        if rejected is not None and status != 200:
+            raise ValueError("a rejectedLogEventsInfo fault answers 200")
+        if rejected is None and (not isinstance(status, int) or not 400 <= status <= 599):
             raise ValueError("status must be an HTTP error status (400-599)")
         default_type = "ThrottlingException" if status < 500 else "ServiceUnavailableException"
         error_type = spec.get("errorType") or default_type
@@ -244,7 +254,7 @@ class Fault:
         log_stream = spec.get("logStreamName")
         if log_stream is not None and not isinstance(log_stream, str):
             raise ValueError("logStreamName must be a string")
-        return cls(target, status, str(error_type), str(message), count, log_group, log_stream)
+        return cls(target, status, str(error_type), str(message), count, log_group, log_stream, rejected)
 
 
 class FaultScript:
@@ -322,8 +332,9 @@ class StrictLogs:
         self.app = app
         self.stats = Stats()
         self.faults = FaultScript()
-        # moto's Logs backend is not thread-safe (its own TODO says so); one API call at a time
-        # also makes the recorded order the order moto applied the calls in.
+        # moto's Logs backend is not thread-safe (its own TODO says so); one call into moto at a
+        # time also makes the recorded order the order moto applied the calls in. Scripted
+        # faults never reach moto and are answered at once, without waiting for the lock.
         self.serial = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -335,8 +346,7 @@ class StrictLogs:
         if not target:
             return self.app(environ, start_response)
         body = self.buffer_body(environ)
-        with self.serial:
-            return self.api_call(environ, start_response, target, body)
+        return self.api_call(environ, start_response, target, body)
 
     def api_call(
         self, environ: dict[str, Any], start_response: StartResponse, target: str, body: bytes
@@ -363,12 +373,13 @@ class StrictLogs:
 
         log_stream = request.get("logStreamName") if isinstance(request.get("logStreamName"), str) else None
         fault = self.faults.take(target, log_group, log_stream)
-        if fault is not None:
+        if fault is not None and fault.rejected is None:
             record_put(fault.status, fault.error_type)
             return aws_error(start_response, fault.status, fault.error_type, fault.message)
 
         if not is_put:
-            return self.forward_buffered(environ, start_response)[1]
+            with self.serial:
+                return self.forward_buffered(environ, start_response)[1]
 
         try:
             check_put_log_events(request)
@@ -384,10 +395,15 @@ class StrictLogs:
             record_put(400, "InvalidParameterException")
             return aws_error(start_response, 400, "InvalidParameterException", violation.message)
 
-        status, chunks = self.forward_buffered(environ, start_response)
-        answer = parse_json_object(b"".join(chunks))
-        error_type = answer.get("__type") if status >= 400 else None
-        record_put(status, error_type, answer.get("rejectedLogEventsInfo"))
+        rewrite = None
+        if fault is not None:
+            rejected = fault.rejected
+            rewrite = lambda answer: {**answer, "rejectedLogEventsInfo": rejected}  # noqa: E731
+        with self.serial:
+            status, chunks = self.forward_buffered(environ, start_response, rewrite)
+            answer = parse_json_object(b"".join(chunks))
+            error_type = answer.get("__type") if status >= 400 else None
+            record_put(status, error_type, answer.get("rejectedLogEventsInfo"))
         return chunks
 
     # -- helpers --
@@ -401,14 +417,18 @@ class StrictLogs:
         return body
 
     def forward_buffered(
-        self, environ: dict[str, Any], start_response: StartResponse
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        rewrite: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> tuple[int, list[bytes]]:
-        """Call moto, learning its status code; the (small) answer body is buffered."""
-        seen: dict[str, int] = {}
+        """Call moto, learning its status code; the (small) answer body is buffered, and a 200
+        answer's JSON may be rewritten (Content-Length follows)."""
+        seen: dict[str, Any] = {}
 
         def spy(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            seen["status"] = int(status.split(" ", 1)[0])
-            return start_response(status, headers, exc_info)
+            seen["status"], seen["headers"] = status, headers
+            return lambda _data: None  # WSGI's write(); moto returns its body instead
 
         result = self.app(environ, spy)
         try:
@@ -417,7 +437,15 @@ class StrictLogs:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-        return seen.get("status", 500), chunks
+        status_line = seen.get("status", "500 Error")
+        code = int(status_line.split(" ", 1)[0])
+        headers = seen.get("headers", [])
+        if rewrite is not None and code == 200:
+            chunks = [json.dumps(rewrite(parse_json_object(b"".join(chunks)))).encode("utf-8")]
+            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+            headers.append(("Content-Length", str(len(chunks[0]))))
+        start_response(status_line, headers)
+        return code, chunks
 
     def control(self, environ: dict[str, Any], start_response: StartResponse, path: str) -> list[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")

@@ -274,6 +274,18 @@ def test_scripted_faults(endpoint: str, logs: Any, group: str) -> None:
     assert [f for f in pending if f["logGroupName"] in (group, other)] == []
 
 
+def test_scripted_rejected_info_is_answered_after_moto_stores(endpoint: str, logs: Any, group: str) -> None:
+    """A `rejectedLogEventsInfo` fault lets the put through and rewrites only the answer."""
+    http(endpoint, "/_logship/faults", "POST",
+         {"target": "PutLogEvents", "logGroupName": group, "rejectedLogEventsInfo": {"expiredLogEventEndIndex": 1}})
+    answer = put(logs, group, at_now(["a", "b"]))
+    assert answer["rejectedLogEventsInfo"] == {"expiredLogEventEndIndex": 1}
+    assert len(logs.get_log_events(logGroupName=group, logStreamName="s")["events"]) == 2
+    assert stats(endpoint, group)["putLogEvents"][-1]["rejectedLogEventsInfo"] == {"expiredLogEventEndIndex": 1}
+    # Used up: the next put answers as moto does.
+    assert "rejectedLogEventsInfo" not in put(logs, group, at_now(["c"]))
+
+
 def test_bad_fault_specs_are_refused(endpoint: str) -> None:
     for spec in ({}, {"target": "PutLogEvents", "status": 200}, {"target": "PutLogEvents", "count": 0}):
         status, answer = http(endpoint, "/_logship/faults", "POST", spec)
