@@ -267,7 +267,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
+        #![proptest_config(ProptestConfig::with_cases(48))]
         #[test]
         fn every_batch_obeys_every_limit(
             spec in prop::collection::vec((0i64..(3 * MAX_BATCH_SPAN_MS), 1usize..20_000), 1..3_000)
@@ -281,6 +281,25 @@ mod tests {
             let bytes: usize = events.iter().map(LogEvent::size).sum();
             let spans = lower_bound(&events);
             prop_assert!(b.len() <= spans + 1 + bytes.div_ceil(MAX_BATCH_BYTES - 20_026) + events.len().div_ceil(MAX_BATCH_EVENTS));
+        }
+
+        #[test]
+        fn many_small_events_hit_the_count_rule_exactly(
+            n in 1usize..25_000,
+            spread in prop::sample::select(vec![1i64, 3_600_000, MAX_BATCH_SPAN_MS, 2 * MAX_BATCH_SPAN_MS]),
+            seed in any::<u64>(),
+        ) {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let mut events: Vec<_> = (0..n).map(|_| ev(rng.i64(0..spread), rng.usize(1..40))).collect();
+            let b = plan(&mut events);
+            check(&events, &b);
+            // Small events never fill 1 MiB before 10,000 of them: within one 24 h span the plan
+            // meets the count bound exactly; across spans it is at least the bound.
+            if spread <= MAX_BATCH_SPAN_MS {
+                prop_assert_eq!(b.len(), lower_bound(&events));
+            } else {
+                prop_assert!(b.len() >= lower_bound(&events));
+            }
         }
     }
 }
