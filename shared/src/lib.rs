@@ -5,6 +5,7 @@
 //! - [`writer`]: PutLogEvents through the SDK — creation of what is missing, rejected events.
 //! - [`emf`]: CloudWatch metrics as Embedded Metric Format log lines.
 //! - [`log_writer`]: the log-writer function — its input contract, direct and SQS.
+//! - [`insights`]: the insights-reporter — query specs, aligned windows, Insights queries.
 //! - [`config`]: environment, name templates and the service's naming rules.
 //! - [`receiver`]: the subscription receiver — event shapes, filtering, enrichment, summary.
 //! - [`retry`]: retries with backoff and full jitter, bounded by the invocation's deadline.
@@ -17,6 +18,7 @@ pub mod batch;
 pub mod config;
 pub mod decode;
 pub mod emf;
+pub mod insights;
 pub mod log_writer;
 pub mod receiver;
 pub mod retry;

@@ -162,6 +162,23 @@ pub async fn retry<T, E, F, Fut>(
     deadline: Deadline,
     backoff: Backoff,
     stats: &mut RetryStats,
+    op: F,
+) -> Result<T, RetryError<E>>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+{
+    retry_classified(deadline, backoff, stats, classify, op).await
+}
+
+/// [`retry`] with the caller's classification: an operation may know more errors worth
+/// waiting out (StartQuery's `LimitExceededException`: too many concurrent queries).
+pub async fn retry_classified<T, E, F, Fut>(
+    deadline: Deadline,
+    backoff: Backoff,
+    stats: &mut RetryStats,
+    classify: impl Fn(&SdkError<E, HttpResponse>) -> Class,
     mut op: F,
 ) -> Result<T, RetryError<E>>
 where

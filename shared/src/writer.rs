@@ -245,7 +245,21 @@ impl Writer {
 
     /// Writes `events` (any order) to `group`/`stream`. Never returns without accounting for
     /// every event: the report's `written + rejected + failed` is the number of input events.
-    pub async fn write(
+    ///
+    /// The future is boxed: the writer's state machine (batches × retries × creation) is deep,
+    /// and callers nest it further (several streams, several queries); a box here keeps their
+    /// types shallow enough for the compiler.
+    pub fn write<'a>(
+        &'a self,
+        group: &'a str,
+        stream: &'a str,
+        events: Vec<LogEvent>,
+        ctx: WriteContext,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = WriteReport> + Send + 'a>> {
+        Box::pin(self.write_stream(group, stream, events, ctx))
+    }
+
+    async fn write_stream(
         &self,
         group: &str,
         stream: &str,

@@ -1,0 +1,41 @@
+//! insights-reporter: scheduled CloudWatch Logs Insights queries, republished as log events and
+//! as Embedded Metric Format metrics. All logic lives in `logship::insights`; this file wires.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
+use logship::emf::MetricRecord;
+use logship::insights::query::QueryRunner;
+use logship::insights::{Reporter, ReporterConfig};
+use logship::writer::{WriteContext, Writer};
+use serde_json::Value;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    // Configuration errors stop the function at init, naming the variable.
+    let config = ReporterConfig::from_env()
+        .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
+    let client = logship::aws::logs_client().await;
+    let writer = Writer::new(client.clone(), config.common.writer.clone());
+    let reporter = Reporter::new(config, QueryRunner::new(client), writer);
+    let reporter = &reporter;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let common = &reporter.config().common;
+        let ctx = WriteContext::for_invocation(event.context.deadline, common.deadline_margin);
+        let outcome = reporter.handle(event.payload, ctx).await;
+        outcome.summary.log();
+        // Rows of queries with `metrics`, then the function's own counters.
+        for line in &outcome.metrics {
+            println!("{line}");
+        }
+        outcome
+            .summary
+            .report
+            .metrics(
+                MetricRecord::new(&common.metrics_namespace)
+                    .dimension("FunctionName", &common.function_name),
+            )
+            .emit(ctx.now_ms);
+        outcome.result.map_err(Error::from)
+    }))
+    .await
+}
