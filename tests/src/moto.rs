@@ -166,15 +166,42 @@ impl Moto {
     }
 
     /// `GET /_logship/stats[?logGroupName=..]`: `{"violations": [...], "putLogEvents":
-    /// [{"logGroupName","logStreamName","events","bytes","status"}]}` as recorded by the strict
-    /// middleware.
+    /// [{"logGroupName","logStreamName","events","bytes","status"}], "calls": [...]}` as
+    /// recorded by the strict middleware (see [`Moto::calls`] for `calls`).
     pub async fn stats(&self, log_group: Option<&str>) -> Value {
-        let path = match log_group {
-            Some(group) => format!(
-                "/_logship/stats?logGroupName={}",
-                http::encode_query_value(group)
-            ),
-            None => "/_logship/stats".to_owned(),
+        self.stats_where(&[("logGroupName", log_group)]).await
+    }
+
+    /// The API calls the emulator answered, in arrival order (`GET
+    /// /_logship/stats[?target=..][&logGroupName=..]`, its `calls`): each `{"target":
+    /// "StopQuery", "request": {..the JSON request body..}, "status": 200, "errorType": null,
+    /// "faulted": false}`, a PutLogEvents `request` with `"logEvents"` replaced by its count, and
+    /// `faulted` true when a scripted fault shaped the answer. `target` keeps one operation
+    /// (`StopQuery`, or a full X-Amz-Target); `log_group` keeps the calls whose `logGroupName`
+    /// is it or whose `logGroupNames` / `logGroupIdentifiers` hold it (so not GetQueryResults or
+    /// StopQuery, which carry only a `queryId`: filter those by target and `request.queryId`).
+    pub async fn calls(&self, target: Option<&str>, log_group: Option<&str>) -> Vec<Value> {
+        let stats = self
+            .stats_where(&[("target", target), ("logGroupName", log_group)])
+            .await;
+        match stats.get("calls") {
+            Some(Value::Array(calls)) => calls.clone(),
+            _ => panic!("stats without a `calls` array: {stats}"),
+        }
+    }
+
+    /// `GET /_logship/stats` with the given query parameters (those that are `Some`).
+    async fn stats_where(&self, filters: &[(&str, Option<&str>)]) -> Value {
+        let query: Vec<String> = filters
+            .iter()
+            .filter_map(|(name, value)| {
+                value.map(|v| format!("{name}={}", http::encode_query_value(v)))
+            })
+            .collect();
+        let path = if query.is_empty() {
+            "/_logship/stats".to_owned()
+        } else {
+            format!("/_logship/stats?{}", query.join("&"))
         };
         let reply = http::request(&self.endpoint, Method::GET, &path, b"").await;
         let body = String::from_utf8_lossy(&reply.body);
@@ -190,8 +217,12 @@ impl Moto {
 
     /// Scripts the next response(s) of an operation (`POST /_logship/faults`), e.g.
     /// `{"target": "PutLogEvents", "status": 400, "errorType": "ThrottlingException",
-    /// "count": 3, "logGroupName": G}`; always scope it with `logGroupName`, the server is
-    /// shared. Returns the faults still pending; panics if the spec is refused.
+    /// "count": 3, "logGroupName": G}`, or a 200 answered without moto:
+    /// `{"target": "GetQueryResults", "status": 200, "body": {"status": "Running", ..},
+    /// "match": {"queryId": Q}}` (`match`: request fields that must be equal, or held by a
+    /// list field). Always scope it with `logGroupName` (which also matches StartQuery's
+    /// `logGroupNames` / `logGroupIdentifiers`) or a `match` on an id only your test knows: the
+    /// server is shared. Returns the faults still pending; panics if the spec is refused.
     pub async fn fault(&self, spec: Value) -> Value {
         let reply = http::request(
             &self.endpoint,
@@ -396,6 +427,74 @@ mod tests {
                 .contains("ThrottlingException"),
             "{}",
             DisplayErrorContext(&err)
+        );
+    }
+
+    #[tokio::test]
+    async fn scripted_insights_answers_and_the_call_log() {
+        let moto = Moto::shared();
+        let client = moto.client().await;
+        let group = unique("/logship/selftest-insights");
+        moto.create(&group, &[]).await;
+        let query_id = format!("q-{group}-1");
+        let started_body = json!({"queryId": query_id});
+        moto.fault(json!({"target": "StartQuery", "logGroupName": group,
+                          "status": 200, "body": started_body}))
+            .await;
+        let statistics = json!({"recordsMatched": 0, "recordsScanned": 10, "bytesScanned": 100});
+        let running_body = json!({"status": "Running", "results": [], "statistics": statistics});
+        let only_mine = json!({"queryId": query_id});
+        moto.fault(json!({"target": "GetQueryResults", "match": only_mine,
+                          "status": 200, "body": running_body}))
+            .await;
+
+        let started = client
+            .start_query()
+            .log_group_identifiers(&group)
+            .start_time(now_ms() / 1000 - 3600)
+            .end_time(now_ms() / 1000)
+            .query_string("fields @timestamp, @message")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(started.query_id(), Some(query_id.as_str()));
+        let running = client
+            .get_query_results()
+            .query_id(&query_id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(running.status().map(|s| s.as_str()), Some("Running"));
+        assert_eq!(
+            running.statistics().map(|s| s.records_scanned()),
+            Some(10.0)
+        );
+        // moto has no StopQuery; the front answers it.
+        let stopped = client
+            .stop_query()
+            .query_id(&query_id)
+            .send()
+            .await
+            .unwrap();
+        assert!(stopped.success());
+
+        let mine = moto.calls(None, Some(&group)).await;
+        let targets: Vec<&str> = mine.iter().filter_map(|c| c["target"].as_str()).collect();
+        assert_eq!(targets, ["CreateLogGroup", "StartQuery"], "{mine:?}");
+        assert_eq!(mine[1]["faulted"], true);
+        assert_eq!(mine[1]["request"]["logGroupIdentifiers"], json!([group]));
+        let stops: Vec<Value> = moto
+            .calls(Some("StopQuery"), None)
+            .await
+            .into_iter()
+            .filter(|c| c["request"]["queryId"] == query_id.as_str())
+            .collect();
+        assert_eq!(
+            stops,
+            [
+                json!({"target": "StopQuery", "request": {"queryId": query_id}, "status": 200,
+                    "errorType": null, "faulted": false})
+            ]
         );
     }
 

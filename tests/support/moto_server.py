@@ -8,10 +8,12 @@ Why this exists instead of plain `moto_server`:
   them would pass against moto and fail in AWS. The `StrictLogs` middleware below checks every
   PutLogEvents request against the real rules and answers `InvalidParameterException` without
   forwarding it, the way the service would.
-* Tests need to see what was sent (how many requests, how big, which were refused):
-  `GET /_logship/stats[?logGroupName=G]` reports every PutLogEvents request in arrival order.
-* Tests need to provoke throttling and server errors: `POST /_logship/faults` scripts the next N
-  responses for an operation, without them reaching moto.
+* Tests need to see what was sent (how many requests, how big, which were refused, which calls
+  in which order): `GET /_logship/stats` reports every PutLogEvents request and every API call.
+* Tests need to provoke what the real service does and moto does not: throttling and server
+  errors, a `rejectedLogEventsInfo`, Logs Insights queries that stay `Running` for a while.
+  `POST /_logship/faults` scripts the next N answers of an operation, most without them
+  reaching moto. moto also lacks StopQuery (it answers 500): this front answers it itself.
 * The server must die with the test process, even one killed with SIGKILL that runs no cleanup:
   it exits as soon as its stdin reaches EOF, so the parent just keeps the pipe open.
 
@@ -26,36 +28,88 @@ pipe open: a null or closed stdin makes it exit at once. Request logging is off 
 
 Endpoints added next to moto's own (moto's `POST /moto-api/reset` still resets moto's state):
 
-    GET    /_logship/stats[?logGroupName=G]  {"violations": [...], "putLogEvents": [...]}
-    DELETE /_logship/stats                   forget recorded requests and violations
-    POST   /_logship/faults                  {"target": "PutLogEvents", "status": 400,
-                                              "errorType": "ThrottlingException", "count": 3,
-                                              "message": optional, "logGroupName": optional}
-    GET    /_logship/faults                  faults still pending
+    GET    /_logship/stats[?logGroupName=G][&target=OP]
+                                             {"violations": [...], "putLogEvents": [...],
+                                              "calls": [...]}
+    DELETE /_logship/stats                   forget recorded requests, calls and violations
+    POST   /_logship/faults                  a fault (below); answers {"faults": [pending...]}
+    GET    /_logship/faults                  {"faults": [...]}: faults still pending
     DELETE /_logship/faults                  drop pending faults
 
-A fault's `target` is the operation name (`PutLogEvents`) or the full X-Amz-Target
-(`Logs_20140328.PutLogEvents`). `errorType` defaults to ThrottlingException for 4xx and
-ServiceUnavailableException for 5xx. With `logGroupName` (and `logStreamName`), only requests
-for that group (and stream) match (so tests sharing one server can each script their own). Faults are consumed in the order they
-were posted, before the strictness checks run.
+Stats. `putLogEvents` has one entry per PutLogEvents request, in the order answered:
+{"logGroupName", "logStreamName", "events", "bytes" (as the quota counts them), "status",
+"errorType", "rejectedLogEventsInfo"}; `violations` one per refused rule: {"logGroupName",
+"logStreamName", "rule", "message"}. `calls` has one entry per API call (any request with an
+X-Amz-Target, whatever the service), in arrival order, once answered:
+
+    {"target": "StopQuery",                  the operation name
+     "request": {"queryId": "..."},          the JSON request body as sent ({} if it is not an
+                                             object); a PutLogEvents request's `logEvents` is
+                                             replaced by its count ("logEvents": 3)
+     "status": 200, "errorType": null,       what the client was answered
+     "faulted": false}                       true if a scripted fault shaped the answer
+
+`target=OP` keeps the calls of that operation (an operation name, or a full X-Amz-Target such
+as `Logs_20140328.StopQuery` to tell services apart); `putLogEvents` and `violations` stay only
+if OP is PutLogEvents. `logGroupName=G` keeps puts and violations of group G, and the calls
+about G: `logGroupName` G, or G in `logGroupNames` or `logGroupIdentifiers` (names or ARNs).
+
+Faults. A fault is answered to the next `count` (default 1) requests it matches, first-posted
+fault first, before the strictness checks run and without waiting for moto:
+
+    {"target": "PutLogEvents",               operation name, or the full X-Amz-Target
+                                             (`Logs_20140328.PutLogEvents`)
+     "count": 3,                             optional, default 1
+     "logGroupName": G,                      optional: only requests about G (as for stats:
+                                             logGroupName, logGroupNames, logGroupIdentifiers)
+     "logStreamName": S,                     optional: only requests whose logStreamName is S
+     "match": {"queryId": "q-1"},            optional: every field must equal the request's
+                                             top-level field of that name, or be in it if the
+                                             request's field is a list
+     ...and one of three kinds:
+     "status": 400, "errorType": "ThrottlingException", "message": optional
+                                             an error (400-599, the default kind, status 400);
+                                             errorType defaults to ThrottlingException for 4xx,
+                                             ServiceUnavailableException for 5xx
+     "status": 200, "body": {...}            this JSON answered with 200 (Content-Type
+                                             application/x-amz-json-1.1), e.g. a GetQueryResults
+                                             {"status": "Running", "results": [], ...}
+     "rejectedLogEventsInfo": {...}          PutLogEvents only: the put goes on to moto and its
+                                             200 answer carries this (moto never says `expired`)
+    }
+
+Scope every fault (group, or `match` on an id only your test knows): tests share one server.
+A typical Logs Insights script: StartQuery `{"target": "StartQuery", "logGroupName": G,
+"status": 200, "body": {"queryId": "q-G-1"}}` (or a LimitExceededException for it), then
+GetQueryResults / StopQuery faults with `"match": {"queryId": "q-G-1"}`.
+
+Logs Insights as moto and this front answer it, unless scripted: StartQuery runs the query at
+once (only `fields`, `sort` and `limit` are understood; anything else, `filter` and `stats`
+included, is ignored); `logGroupIdentifiers` are passed to moto as `logGroupNames`.
+GetQueryResults is `Complete` at once, with no `statistics`, `@ptr` first in every row and
+`@timestamp` as epoch milliseconds ("1795319074391", where the service says
+"2026-11-22 03:44:34.391"); an unknown queryId is answered 400 ResourceNotFoundException (moto
+would crash with a 500). StopQuery is answered 200 {"success": true} whatever the queryId.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
 import sys
 import threading
+import traceback
 import uuid
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 
+from werkzeug.exceptions import InternalServerError
 from werkzeug.serving import make_server
 from werkzeug.wsgi import get_input_stream
 
@@ -69,6 +123,9 @@ from moto.moto_server.werkzeug_app import (
 
 LOGS_TARGET_PREFIX = "Logs_20140328."
 PUT_LOG_EVENTS = LOGS_TARGET_PREFIX + "PutLogEvents"
+START_QUERY = LOGS_TARGET_PREFIX + "StartQuery"
+GET_QUERY_RESULTS = LOGS_TARGET_PREFIX + "GetQueryResults"
+STOP_QUERY = LOGS_TARGET_PREFIX + "StopQuery"
 
 MAX_BATCH_EVENTS = 10_000
 MAX_BATCH_BYTES = 1_048_576
@@ -158,13 +215,75 @@ def check_put_log_events(request: dict[str, Any]) -> None:
 # --- Recording and fault scripts ---------------------------------------------------------------
 
 
+def operation(target: str) -> str:
+    """The operation name of an X-Amz-Target: `Logs_20140328.StopQuery` -> `StopQuery`."""
+    return target.rsplit(".", 1)[-1]
+
+
+def full_target(target: str) -> str:
+    """An operation name as a CloudWatch Logs X-Amz-Target; full targets are kept as they are."""
+    return target if "." in target else LOGS_TARGET_PREFIX + target
+
+
+def target_matches(wanted: str, target: str) -> bool:
+    """Whether a filter (`StopQuery` or a full `Logs_20140328.StopQuery`) selects `target`."""
+    return wanted == target if "." in wanted else wanted == operation(target)
+
+
+def group_of_identifier(identifier: Any) -> Any:
+    """A logGroupIdentifiers entry as a group name: a name stays itself, an ARN
+    (`arn:aws:logs:REGION:ACCOUNT:log-group:NAME`, possibly with a trailing `:*`) gives NAME."""
+    if isinstance(identifier, str) and identifier.startswith("arn:") and ":log-group:" in identifier:
+        name = identifier.split(":log-group:", 1)[1]
+        return name[:-2] if name.endswith(":*") else name
+    return identifier
+
+
+def names_group(request: dict[str, Any], group: str) -> bool:
+    """Whether a request is about `group`: its `logGroupName` is it, or its `logGroupNames` or
+    `logGroupIdentifiers` (names or ARNs) list it, as StartQuery's do."""
+    if request.get("logGroupName") == group:
+        return True
+    names = request.get("logGroupNames")
+    if isinstance(names, list) and group in names:
+        return True
+    identifiers = request.get("logGroupIdentifiers")
+    return isinstance(identifiers, list) and any(group_of_identifier(i) == group for i in identifiers)
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """JSON equality (Python's == would also take `true` for `1`)."""
+    return a == b and isinstance(a, bool) == isinstance(b, bool)
+
+
+def field_matches(request: dict[str, Any], name: str, value: Any) -> bool:
+    """A `match` entry: the request's top-level field `name` equals `value`, or is a list holding
+    it."""
+    if name not in request:
+        return False
+    got = request[name]
+    return same_json(got, value) or (isinstance(got, list) and any(same_json(g, value) for g in got))
+
+
 class Stats:
-    """Every PutLogEvents request and every violation, in arrival order (thread-safe)."""
+    """Every PutLogEvents request, every violation and every API call (thread-safe).
+
+    Puts and violations are kept in the order they were answered (for the calls that reach moto,
+    the order moto applied them in). Calls are kept in arrival order: each takes a sequence number
+    when it arrives and is recorded once answered, so a snapshot lists the answered calls in the
+    order they arrived (a call still in flight is not listed yet).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._violations: list[dict[str, Any]] = []
         self._puts: list[dict[str, Any]] = []
+        self._calls: list[tuple[int, str, dict[str, Any]]] = []  # (arrival, X-Amz-Target, record)
+        self._arrivals = itertools.count()
+
+    def arrival(self) -> int:
+        with self._lock:
+            return next(self._arrivals)
 
     def record_put(self, record: dict[str, Any]) -> None:
         with self._lock:
@@ -174,28 +293,39 @@ class Stats:
         with self._lock:
             self._violations.append(record)
 
-    def snapshot(self, log_group: str | None = None) -> dict[str, Any]:
+    def record_call(self, arrival: int, target: str, record: dict[str, Any]) -> None:
         with self._lock:
-            violations, puts = list(self._violations), list(self._puts)
+            self._calls.append((arrival, target, record))
+
+    def snapshot(self, log_group: str | None = None, target: str | None = None) -> dict[str, Any]:
+        with self._lock:
+            violations, puts, calls = list(self._violations), list(self._puts), list(self._calls)
+        calls.sort(key=lambda call: call[0])
+        if target is not None:
+            calls = [c for c in calls if target_matches(target, c[1])]
+            if not target_matches(target, PUT_LOG_EVENTS):
+                violations, puts = [], []
         if log_group is not None:
             violations = [v for v in violations if v["logGroupName"] == log_group]
             puts = [p for p in puts if p["logGroupName"] == log_group]
-        return {"violations": violations, "putLogEvents": puts}
+            calls = [c for c in calls if names_group(c[2]["request"], log_group)]
+        return {"violations": violations, "putLogEvents": puts, "calls": [c[2] for c in calls]}
 
     def clear(self) -> None:
         with self._lock:
             self._violations.clear()
             self._puts.clear()
+            self._calls.clear()
 
 
 @dataclass
 class Fault:
-    """One scripted error answer, used for the next `remaining` matching requests."""
+    """One scripted answer, used for the next `remaining` matching requests."""
 
     target: str  # full X-Amz-Target, e.g. Logs_20140328.PutLogEvents
     status: int
-    error_type: str
-    message: str
+    error_type: str | None  # None for the 200 kinds
+    message: str | None
     remaining: int
     log_group: str | None = None
     log_stream: str | None = None
@@ -203,13 +333,19 @@ class Fault:
     # and the answer carries this rejectedLogEventsInfo: the service's way of saying some events
     # were refused (e.g. `expiredLogEventEndIndex`, which moto never reports).
     rejected: dict[str, Any] | None = None
+    # With `body`, the answer is this JSON document with status 200, and the request never
+    # reaches moto (e.g. GetQueryResults `{"status": "Running", ...}`, which moto never says).
+    body: dict[str, Any] | None = None
+    # Top-level request fields that must match (see `field_matches`), e.g. {"queryId": "q-1"}.
+    match: dict[str, Any] = field(default_factory=dict)
 
-    def matches(self, target: str, log_group: str | None, log_stream: str | None = None) -> bool:
+    def matches(self, target: str, request: dict[str, Any]) -> bool:
         return (
             self.remaining > 0
             and self.target == target
-            and (self.log_group is None or self.log_group == log_group)
-            and (self.log_stream is None or self.log_stream == log_stream)
+            and (self.log_group is None or names_group(request, self.log_group))
+            and (self.log_stream is None or request.get("logStreamName") == self.log_stream)
+            and all(field_matches(request, k, v) for k, v in self.match.items())
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -222,6 +358,8 @@ class Fault:
             "logGroupName": self.log_group,
             "logStreamName": self.log_stream,
             "rejectedLogEventsInfo": self.rejected,
+            "body": self.body,
+            "match": self.match,
         }
 
     @classmethod
@@ -229,32 +367,52 @@ class Fault:
         target = spec.get("target")
         if not isinstance(target, str) or not target:
             raise ValueError("target must be an operation name such as PutLogEvents")
-        if "." not in target:
-            target = LOGS_TARGET_PREFIX + target
+        target = full_target(target)
         rejected = spec.get("rejectedLogEventsInfo")
         if rejected is not None and not isinstance(rejected, dict):
             raise ValueError("rejectedLogEventsInfo must be an object")
-        status = spec.get("status", 200 if rejected is not None else 400)
-        if rejected is not None and status != 200:
-            raise ValueError("a rejectedLogEventsInfo fault answers 200")
-        if rejected is None and (not isinstance(status, int) or not 400 <= status <= 599):
-            raise ValueError("status must be an HTTP error status (400-599)")
-        default_type = "ThrottlingException" if status < 500 else "ServiceUnavailableException"
-        error_type = spec.get("errorType") or default_type
+        if rejected is not None and target != PUT_LOG_EVENTS:
+            raise ValueError("rejectedLogEventsInfo is a PutLogEvents answer")
+        body = spec.get("body")
+        if body is not None and not isinstance(body, dict):
+            raise ValueError("body must be a JSON object")
+        if body is not None and rejected is not None:
+            raise ValueError("a fault has either a body or a rejectedLogEventsInfo, not both")
+        success = rejected is not None or body is not None
+        status = spec.get("status", 200 if success else 400)
+        if success and status != 200:
+            raise ValueError("a body or rejectedLogEventsInfo fault answers 200")
+        is_error_status = isinstance(status, int) and not isinstance(status, bool) and 400 <= status <= 599
+        if not success and not is_error_status:
+            raise ValueError(
+                "status must be an HTTP error status (400-599), or 200 with a body or a "
+                "rejectedLogEventsInfo"
+            )
         count = spec.get("count", 1)
-        if not isinstance(count, int) or count < 1:
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise ValueError("count must be a positive integer")
-        message = spec.get("message") or {
-            "ThrottlingException": "Rate exceeded",
-            "ServiceUnavailableException": "The service is unavailable. Please try again later.",
-        }.get(error_type, f"Injected {error_type}")
+        match = spec.get("match")
+        match = {} if match is None else match
+        if not isinstance(match, dict):
+            raise ValueError("match must be an object of request fields and values")
         log_group = spec.get("logGroupName")
         if log_group is not None and not isinstance(log_group, str):
             raise ValueError("logGroupName must be a string")
         log_stream = spec.get("logStreamName")
         if log_stream is not None and not isinstance(log_stream, str):
             raise ValueError("logStreamName must be a string")
-        return cls(target, status, str(error_type), str(message), count, log_group, log_stream, rejected)
+        error_type = message = None
+        if not success:
+            default_type = "ThrottlingException" if status < 500 else "ServiceUnavailableException"
+            error_type = str(spec.get("errorType") or default_type)
+            message = str(
+                spec.get("message")
+                or {
+                    "ThrottlingException": "Rate exceeded",
+                    "ServiceUnavailableException": "The service is unavailable. Please try again later.",
+                }.get(error_type, f"Injected {error_type}")
+            )
+        return cls(target, status, error_type, message, count, log_group, log_stream, rejected, body, match)
 
 
 class FaultScript:
@@ -268,11 +426,11 @@ class FaultScript:
         with self._lock:
             self._faults.append(fault)
 
-    def take(self, target: str, log_group: str | None, log_stream: str | None = None) -> Fault | None:
+    def take(self, target: str, request: dict[str, Any]) -> Fault | None:
         """The fault to answer this request with, if one is scripted; uses up one of its count."""
         with self._lock:
             for fault in self._faults:
-                if fault.matches(target, log_group, log_stream):
+                if fault.matches(target, request):
                     fault.remaining -= 1
                     taken = Fault(**{**fault.__dict__, "remaining": 1})
                     if fault.remaining == 0:
@@ -321,6 +479,30 @@ def aws_error(start_response: StartResponse, status: int, error_type: str, messa
     )
 
 
+def aws_answer(start_response: StartResponse, document: dict[str, Any]) -> list[bytes]:
+    """A successful awsJson1_1 answer."""
+    request_id = [("x-amzn-RequestId", str(uuid.uuid4()))]
+    return json_response(start_response, 200, document, content_type=AMZ_JSON, extra_headers=request_id)
+
+
+def status_code(status_line: str) -> int:
+    return int(status_line.split(" ", 1)[0])
+
+
+def moto_error_type(code: int, headers: list[tuple[str, str]], chunks: list[bytes]) -> str | None:
+    """The error type of a moto answer (`__type`, else the x-amzn-ErrorType header), None for a
+    success or an answer that names none (moto's own 500s are HTML)."""
+    if code < 400:
+        return None
+    error_type = parse_json_object(b"".join(chunks)).get("__type")
+    if isinstance(error_type, str) and error_type:
+        return error_type
+    for name, value in headers:
+        if name.lower() == "x-amzn-errortype" and value:
+            return value.split(":", 1)[0]
+    return None
+
+
 class StrictLogs:
     """WSGI middleware in front of moto: fault injection, PutLogEvents rules, statistics.
 
@@ -351,13 +533,29 @@ class StrictLogs:
     def api_call(
         self, environ: dict[str, Any], start_response: StartResponse, target: str, body: bytes
     ) -> Iterable[bytes]:
-        """An AWS JSON API call: scripted fault, else strictness checks, else moto."""
+        """An AWS JSON API call: scripted fault, else emulation or strictness checks, else moto.
+        Every call is recorded (`calls`), every PutLogEvents also in `putLogEvents`."""
+        arrival = self.stats.arrival()
         request = parse_json_object(body)
         log_group = request.get("logGroupName") if isinstance(request.get("logGroupName"), str) else None
         is_put = target == PUT_LOG_EVENTS
         events = request.get("logEvents") if isinstance(request.get("logEvents"), list) else []
 
-        def record_put(status: int, error_type: str | None, rejected: Any = None) -> None:
+        def record(status: int, error_type: str | None, faulted: bool, rejected: Any = None) -> None:
+            summary = request
+            if is_put and "logEvents" in request:
+                summary = {**request, "logEvents": len(events)}
+            self.stats.record_call(
+                arrival,
+                target,
+                {
+                    "target": operation(target),
+                    "request": summary,
+                    "status": status,
+                    "errorType": error_type,
+                    "faulted": faulted,
+                },
+            )
             if is_put:
                 self.stats.record_put(
                     {
@@ -371,15 +569,43 @@ class StrictLogs:
                     }
                 )
 
-        log_stream = request.get("logStreamName") if isinstance(request.get("logStreamName"), str) else None
-        fault = self.faults.take(target, log_group, log_stream)
+        fault = self.faults.take(target, request)
+        if fault is not None and fault.body is not None:
+            record(200, None, True, fault.body.get("rejectedLogEventsInfo"))
+            return aws_answer(start_response, fault.body)
         if fault is not None and fault.rejected is None:
-            record_put(fault.status, fault.error_type)
+            assert fault.error_type is not None and fault.message is not None
+            record(fault.status, fault.error_type, True)
             return aws_error(start_response, fault.status, fault.error_type, fault.message)
+
+        if target == STOP_QUERY:
+            # moto does not implement StopQuery (it answers 500).
+            record(200, None, False)
+            return aws_answer(start_response, {"success": True})
+
+        if target == START_QUERY and "logGroupIdentifiers" in request:
+            # moto reads only logGroupName / logGroupNames (identifiers alone make it answer 500).
+            if "logGroupName" in request or "logGroupNames" in request:
+                message = "Specify only one of logGroupName, logGroupNames or logGroupIdentifiers"
+                record(400, "InvalidParameterException", False)
+                return aws_error(start_response, 400, "InvalidParameterException", message)
+            identifiers = request["logGroupIdentifiers"]
+            if isinstance(identifiers, list):
+                identifiers = [group_of_identifier(i) for i in identifiers]
+            self.replace_body(environ, {**request, "logGroupNames": identifiers})
 
         if not is_put:
             with self.serial:
-                return self.forward_buffered(environ, start_response)[1]
+                # moto raises KeyError for a GetQueryResults queryId it does not know: expected.
+                status_line, headers, chunks = self.call_moto(environ, log_crash=target != GET_QUERY_RESULTS)
+            code = status_code(status_line)
+            if target == GET_QUERY_RESULTS and code == 500:
+                message = f"Query {request.get('queryId')!r} does not exist"
+                record(400, "ResourceNotFoundException", False)
+                return aws_error(start_response, 400, "ResourceNotFoundException", message)
+            record(code, moto_error_type(code, headers, chunks), False)
+            start_response(status_line, headers)
+            return chunks
 
         try:
             check_put_log_events(request)
@@ -392,7 +618,7 @@ class StrictLogs:
                     "message": violation.message,
                 }
             )
-            record_put(400, "InvalidParameterException")
+            record(400, "InvalidParameterException", False)
             return aws_error(start_response, 400, "InvalidParameterException", violation.message)
 
         rewrite = None
@@ -400,10 +626,12 @@ class StrictLogs:
             rejected = fault.rejected
             rewrite = lambda answer: {**answer, "rejectedLogEventsInfo": rejected}  # noqa: E731
         with self.serial:
-            status, chunks = self.forward_buffered(environ, start_response, rewrite)
+            status_line, headers, chunks = self.call_moto(environ, rewrite)
+            code = status_code(status_line)
             answer = parse_json_object(b"".join(chunks))
-            error_type = answer.get("__type") if status >= 400 else None
-            record_put(status, error_type, answer.get("rejectedLogEventsInfo"))
+            error_type = moto_error_type(code, headers, chunks)
+            record(code, error_type, fault is not None, answer.get("rejectedLogEventsInfo"))
+        start_response(status_line, headers)
         return chunks
 
     # -- helpers --
@@ -416,36 +644,50 @@ class StrictLogs:
         environ["CONTENT_LENGTH"] = str(len(body))
         return body
 
-    def forward_buffered(
+    @staticmethod
+    def replace_body(environ: dict[str, Any], request: dict[str, Any]) -> None:
+        """Make moto read `request` instead of the body the client sent."""
+        body = json.dumps(request).encode("utf-8")
+        environ["wsgi.input"] = BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+
+    def call_moto(
         self,
         environ: dict[str, Any],
-        start_response: StartResponse,
         rewrite: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-    ) -> tuple[int, list[bytes]]:
-        """Call moto, learning its status code; the (small) answer body is buffered, and a 200
-        answer's JSON may be rewritten (Content-Length follows)."""
+        log_crash: bool = True,
+    ) -> tuple[str, list[tuple[str, str]], list[bytes]]:
+        """Call moto: its status line, headers and (small, buffered) body. A 200 answer's JSON may
+        be rewritten (Content-Length follows). A crash of moto's is a 500, its traceback logged
+        to stderr if `log_crash`. The caller starts the response."""
         seen: dict[str, Any] = {}
 
         def spy(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             seen["status"], seen["headers"] = status, headers
             return lambda _data: None  # WSGI's write(); moto returns its body instead
 
-        result = self.app(environ, spy)
         try:
-            chunks = list(result)
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
+            result = self.app(environ, spy)
+            try:
+                chunks = list(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+        except Exception:  # moto's app runs in debug mode: its crashes propagate to here
+            # As werkzeug's server would: the traceback to stderr, an HTML 500 to the client.
+            if log_crash:
+                traceback.print_exc(file=sys.stderr)
+            crash = InternalServerError()
+            seen = {"status": crash.get_response().status, "headers": crash.get_headers(environ)}
+            chunks = [crash.get_body(environ).encode("utf-8")]
         status_line = seen.get("status", "500 Error")
-        code = int(status_line.split(" ", 1)[0])
         headers = seen.get("headers", [])
-        if rewrite is not None and code == 200:
+        if rewrite is not None and status_code(status_line) == 200:
             chunks = [json.dumps(rewrite(parse_json_object(b"".join(chunks)))).encode("utf-8")]
             headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
             headers.append(("Content-Length", str(len(chunks[0]))))
-        start_response(status_line, headers)
-        return code, chunks
+        return status_line, headers, chunks
 
     def control(self, environ: dict[str, Any], start_response: StartResponse, path: str) -> list[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -453,7 +695,8 @@ class StrictLogs:
             if method == "GET":
                 query = parse_qs(environ.get("QUERY_STRING", ""))
                 group = query.get("logGroupName", [None])[0]
-                return json_response(start_response, 200, self.stats.snapshot(group))
+                target = query.get("target", [None])[0]
+                return json_response(start_response, 200, self.stats.snapshot(group, target))
             if method == "DELETE":
                 self.stats.clear()
                 return json_response(start_response, 200, {})

@@ -121,7 +121,11 @@ def test_valid_put_is_stored_and_counted(endpoint: str, logs: Any, group: str) -
 
     got = logs.get_log_events(logGroupName=group, logStreamName="s", startFromHead=True)["events"]
     assert [e["message"] for e in got] == ["hello", "grüß dich ✓"]
-    assert stats(endpoint, group) == {
+    recorded = stats(endpoint, group)
+    assert [c["target"] for c in recorded.pop("calls")] == [
+        "CreateLogGroup", "CreateLogStream", "PutLogEvents", "GetLogEvents"
+    ]
+    assert recorded == {
         "violations": [],
         "putLogEvents": [
             {
@@ -287,13 +291,219 @@ def test_scripted_rejected_info_is_answered_after_moto_stores(endpoint: str, log
 
 
 def test_bad_fault_specs_are_refused(endpoint: str) -> None:
-    for spec in ({}, {"target": "PutLogEvents", "status": 200}, {"target": "PutLogEvents", "count": 0}):
+    for spec in (
+        {},
+        {"target": "PutLogEvents", "status": 200},
+        {"target": "PutLogEvents", "count": 0},
+        {"target": "GetQueryResults", "body": ["not", "an", "object"]},
+        {"target": "GetQueryResults", "status": 400, "body": {"status": "Running"}},
+        {"target": "PutLogEvents", "body": {}, "rejectedLogEventsInfo": {"expiredLogEventEndIndex": 0}},
+        {"target": "GetQueryResults", "rejectedLogEventsInfo": {"expiredLogEventEndIndex": 0}},
+        {"target": "StopQuery", "match": ["queryId", "q-1"]},
+        {"target": "StopQuery", "match": []},
+    ):
         status, answer = http(endpoint, "/_logship/faults", "POST", spec)
         assert status == 400 and answer["error"]
 
 
 def test_unknown_control_path(endpoint: str) -> None:
     assert http(endpoint, "/_logship/nope")[0] == 404
+
+
+# --- Logs Insights ------------------------------------------------------------------------------
+
+QUERY = "fields @timestamp, @message | sort @timestamp asc | limit 5"
+RUNNING = {
+    "status": "Running",
+    "results": [],
+    "statistics": {"recordsMatched": 0.0, "recordsScanned": 10.0, "bytesScanned": 100.0},
+}
+
+
+def fault(endpoint: str, spec: dict[str, Any]) -> None:
+    status, answer = http(endpoint, "/_logship/faults", "POST", spec)
+    assert status == 200, answer
+
+
+def calls(endpoint: str, query: str) -> list[dict[str, Any]]:
+    status, document = http(endpoint, f"/_logship/stats?{query}")
+    assert status == 200
+    return document["calls"]
+
+
+def window() -> dict[str, int]:
+    """StartQuery's time range (epoch seconds) around now."""
+    now = int(time.time())
+    return {"startTime": now - 3600, "endTime": now + 60}
+
+
+def results(answer: dict[str, Any]) -> list[dict[str, str]]:
+    return [{cell["field"]: cell["value"] for cell in row} for row in answer["results"]]
+
+
+def test_scripted_running_then_moto_complete(endpoint: str, logs: Any, group: str) -> None:
+    events = at_now([f"m{i}" for i in range(7)])
+    put(logs, group, events)
+    query_id = logs.start_query(logGroupName=group, queryString=QUERY, **window())["queryId"]
+    fault(endpoint, {"target": "GetQueryResults", "status": 200, "body": RUNNING, "count": 2,
+                     "match": {"queryId": query_id}})
+
+    polls = [logs.get_query_results(queryId=query_id) for _ in range(3)]
+    for answer in polls[:2]:
+        assert answer["ResponseMetadata"]["HTTPHeaders"]["content-type"] == "application/x-amz-json-1.1"
+        assert {k: v for k, v in answer.items() if k != "ResponseMetadata"} == RUNNING
+    complete = polls[2]
+    assert complete["status"] == "Complete"
+    assert "statistics" not in complete  # moto never reports statistics
+    # moto: @ptr first, @timestamp as epoch milliseconds (the service writes "2026-11-22 03:44:34.391").
+    rows = results(complete)
+    assert all(list(row) == ["@ptr", "@timestamp", "@message"] for row in rows)
+    assert [(row["@timestamp"], row["@message"]) for row in rows] == [
+        (str(e["timestamp"]), e["message"]) for e in events[:5]
+    ]
+    seen = [c for c in calls(endpoint, "target=GetQueryResults") if c["request"] == {"queryId": query_id}]
+    assert [(c["status"], c["faulted"]) for c in seen] == [(200, True), (200, True), (200, False)]
+
+
+def test_start_query_limit_exceeded_scoped_by_group(endpoint: str, logs: Any, group: str) -> None:
+    other = f"{group}-other"
+    logs.create_log_group(logGroupName=other)
+    fault(endpoint, {"target": "StartQuery", "logGroupName": group, "status": 400,
+                     "errorType": "LimitExceededException", "count": 2})
+
+    logs.start_query(logGroupNames=[other], queryString=QUERY, **window())  # not scoped: moto answers
+    assert error_of(lambda: logs.start_query(logGroupName=group, queryString=QUERY, **window()))[:2] == (
+        400, "LimitExceededException"
+    )
+    assert error_of(
+        lambda: logs.start_query(logGroupIdentifiers=[group], queryString=QUERY, **window())
+    )[:2] == (400, "LimitExceededException")
+    # Used up. An ARN identifier reaches moto as a name (moto itself reads only logGroupName(s)).
+    arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{group}"
+    query_id = logs.start_query(logGroupIdentifiers=[arn], queryString=QUERY, **window())["queryId"]
+    assert logs.get_query_results(queryId=query_id)["status"] == "Complete"
+    # As the service: identifiers exclude the other two ways of naming groups.
+    both = {"logGroupName": group, "logGroupIdentifiers": [group]}
+    assert error_of(lambda: logs.start_query(queryString=QUERY, **both, **window()))[:2] == (
+        400, "InvalidParameterException"
+    )
+
+    mine = calls(endpoint, f"logGroupName={group}&target=StartQuery")
+    assert [(c["status"], c["errorType"], c["faulted"]) for c in mine] == [
+        (400, "LimitExceededException", True), (400, "LimitExceededException", True), (200, None, False),
+        (400, "InvalidParameterException", False),
+    ]
+    assert mine[2]["request"]["logGroupIdentifiers"] == [arn]  # recorded as sent
+
+
+def test_scripted_query_lifecycle_and_stop_query(endpoint: str, logs: Any, group: str) -> None:
+    query_id = f"q-{group}-1"
+    fault(endpoint, {"target": "StartQuery", "logGroupName": group, "status": 200, "body": {"queryId": query_id}})
+    fault(endpoint, {"target": "GetQueryResults", "status": 200, "body": RUNNING, "match": {"queryId": query_id}})
+    fault(endpoint, {"target": "StopQuery", "status": 400, "errorType": "InvalidParameterException",
+                     "message": "Query is not running", "match": {"queryId": query_id}})
+
+    assert logs.start_query(logGroupName=group, queryString=QUERY, **window())["queryId"] == query_id
+    assert logs.get_query_results(queryId=query_id)["status"] == "Running"
+    assert error_of(lambda: logs.stop_query(queryId=query_id)) == (
+        400, "InvalidParameterException", "Query is not running"
+    )
+    # Unscripted: StopQuery is answered by the front (moto has none), an unknown id is not found.
+    assert logs.stop_query(queryId=query_id)["success"] is True
+    assert error_of(lambda: logs.get_query_results(queryId=query_id))[:2] == (400, "ResourceNotFoundException")
+
+    # A real (moto) query can be stopped too.
+    real = logs.start_query(logGroupName=group, queryString=QUERY, **window())["queryId"]
+    assert logs.stop_query(queryId=real)["success"] is True
+
+
+def test_calls_are_recorded_in_order_and_filterable(endpoint: str, logs: Any, group: str) -> None:
+    put(logs, group, at_now(["a", "b", "c"]))
+    error_of(lambda: put(logs, group, []))
+    query_id = logs.start_query(logGroupNames=[group], queryString=QUERY, **window())["queryId"]
+    logs.get_query_results(queryId=query_id)
+    fault(endpoint, {"target": "StopQuery", "status": 503, "match": {"queryId": query_id}})
+    error_of(lambda: logs.stop_query(queryId=query_id))
+    logs.stop_query(queryId=query_id)
+
+    status, everything = http(endpoint, "/_logship/stats")
+    assert status == 200
+    mine = [c for c in everything["calls"]
+            if names_group_or_query(c["request"], group, query_id)]
+    assert [(c["target"], c["status"], c["errorType"], c["faulted"]) for c in mine] == [
+        ("CreateLogGroup", 200, None, False),
+        ("CreateLogStream", 200, None, False),
+        ("PutLogEvents", 200, None, False),
+        ("PutLogEvents", 400, "InvalidParameterException", False),
+        ("StartQuery", 200, None, False),
+        ("GetQueryResults", 200, None, False),
+        ("StopQuery", 503, "ServiceUnavailableException", True),
+        ("StopQuery", 200, None, False),
+    ]
+    assert mine[2]["request"] == {"logGroupName": group, "logStreamName": "s", "logEvents": 3}
+    assert mine[3]["request"]["logEvents"] == 0
+    assert mine[4]["request"]["logGroupNames"] == [group] and mine[4]["request"]["queryString"] == QUERY
+
+    # By group: calls naming it (logGroupName or logGroupNames), not those naming only a queryId.
+    by_group = calls(endpoint, f"logGroupName={group}")
+    assert [c["target"] for c in by_group] == [c["target"] for c in mine[:5]]
+    # By operation, by name or full target; puts and violations are PutLogEvents only.
+    for target in ("StopQuery", "Logs_20140328.StopQuery"):
+        status, document = http(endpoint, f"/_logship/stats?target={target}")
+        assert document["putLogEvents"] == [] and document["violations"] == []
+        assert [c for c in document["calls"] if c["request"] == {"queryId": query_id}] == mine[6:]
+        assert {c["target"] for c in document["calls"]} == {"StopQuery"}
+    puts = http(endpoint, f"/_logship/stats?target=PutLogEvents&logGroupName={group}")[1]
+    assert [c["target"] for c in puts["calls"]] == ["PutLogEvents", "PutLogEvents"]
+    assert len(puts["putLogEvents"]) == 2 and len(puts["violations"]) == 1
+    assert calls(endpoint, f"target=StopQuery&logGroupName={group}") == []
+
+
+def names_group_or_query(request: dict[str, Any], group: str, query_id: str) -> bool:
+    return group in (request.get("logGroupName"), *request.get("logGroupNames", [])) or (
+        request.get("queryId") == query_id
+    )
+
+
+def test_match_on_list_fields(endpoint: str, logs: Any, group: str) -> None:
+    other = f"{group}-other"
+    logs.create_log_group(logGroupName=other)
+    # A value matches a list that holds it, or a list equal to it.
+    fault(endpoint, {"target": "StartQuery", "status": 200, "body": {"queryId": f"{group}-in"},
+                     "match": {"logGroupNames": group}})
+    fault(endpoint, {"target": "StartQuery", "status": 200, "body": {"queryId": f"{group}-eq"},
+                     "match": {"logGroupNames": [other, group], "queryString": QUERY}})
+    # Not matched: the field is absent (logGroupName is not logGroupNames), or the value differs.
+    fault(endpoint, {"target": "StartQuery", "status": 200, "body": {"queryId": f"{group}-never"},
+                     "match": {"logGroupNames": other, "limit": 7}})
+
+    def start(**groups: Any) -> str:
+        return logs.start_query(queryString=QUERY, **groups, **window())["queryId"]
+
+    single = start(logGroupName=group)
+    assert single not in (f"{group}-in", f"{group}-eq", f"{group}-never")  # moto's own id
+    assert start(logGroupNames=[other, group]) == f"{group}-in"
+    assert start(logGroupNames=[other, group]) == f"{group}-eq"
+    assert start(logGroupNames=[other], limit=8) != f"{group}-never"
+
+    # The logGroupName filter also finds a group inside logGroupNames.
+    fault(endpoint, {"target": "StartQuery", "logGroupName": group, "status": 200,
+                     "body": {"queryId": f"{group}-by"}})
+    assert start(logGroupNames=[other, group]) == f"{group}-by"
+
+    pending = http(endpoint, "/_logship/faults")[1]["faults"]
+    left = [f for f in pending if (f["body"] or {}).get("queryId", "").startswith(group)]
+    assert [(f["body"], f["match"], f["count"]) for f in left] == [
+        ({"queryId": f"{group}-never"}, {"logGroupNames": other, "limit": 7}, 1)
+    ]
+
+
+def test_moto_crashes_are_answered_500_and_recorded(endpoint: str, logs: Any) -> None:
+    marker = f"fields @message, {uuid.uuid4().hex}"
+    # No group at all: moto's StartQuery raises (the service would say InvalidParameterException).
+    assert error_of(lambda: logs.start_query(queryString=marker, **window()))[0] == 500
+    seen = [c for c in calls(endpoint, "target=StartQuery") if c["request"].get("queryString") == marker]
+    assert [(c["status"], c["errorType"], c["faulted"]) for c in seen] == [(500, None, False)]
 
 
 # --- Process lifetime -----------------------------------------------------------------------------
