@@ -1,0 +1,164 @@
+//! End to end: the built `insights-reporter` binary under the Lambda Runtime API, reaching the
+//! emulator only through `AWS_ENDPOINT_URL`, invoked with the files in `events/`.
+
+use std::time::{Duration, Instant};
+
+use logship::insights::spec::{Window, rfc3339};
+use logship_tests::payloads::{now_ms, read_json};
+use logship_tests::{LambdaProcess, Moto, RuntimeApi, read_all, unique, workspace_root};
+use serde_json::{Value, json};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+async fn start(env: &[(&str, &str)]) -> (RuntimeApi, LambdaProcess) {
+    let api = RuntimeApi::start().await;
+    let mut all = vec![
+        ("AWS_ENDPOINT_URL", Moto::shared().endpoint()),
+        ("AWS_LAMBDA_FUNCTION_NAME", "logship-test"),
+    ];
+    all.extend_from_slice(env);
+    let process = LambdaProcess::spawn("insights-reporter", &api.address(), &all);
+    (api, process)
+}
+
+fn sample(name: &str) -> Value {
+    read_json(&workspace_root().join("events").join(name))
+}
+
+#[tokio::test]
+async fn spec_and_scheduled_event_samples_through_the_runtime_api() {
+    // A source group with events in the last whole 5-minute window (delay 0 here).
+    let scheduled = now_ms();
+    let w = Window::aligned(scheduled, Duration::from_secs(300), Duration::ZERO);
+    let source = unique("/logship/e2e/insights-src");
+    Moto::shared().create(&source, &["web-1"]).await;
+    let client = Moto::shared().client().await;
+    let events = ["12", "30", "ERROR not a number"]
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(w.start_ms + 1000 * i as i64)
+                .message(*m)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    client
+        .put_log_events()
+        .log_group_name(&source)
+        .log_stream_name("web-1")
+        .set_log_events(Some(events))
+        .send()
+        .await
+        .unwrap();
+    let reports = unique("/logship/e2e/reports");
+    let (api, f) = start(&[
+        ("TARGET_LOG_GROUP", &reports),
+        ("QUERY_NAME", "scheduled-errors"),
+        (
+            "QUERY_STRING",
+            "fields @timestamp, @message | sort @timestamp asc",
+        ),
+        ("QUERY_LOG_GROUPS", &source),
+        ("QUERY_WINDOW", "5m"),
+        ("QUERY_DELAY", "1m"),
+    ])
+    .await;
+
+    // The spec sample, pointed at the test's groups and time; `errors` comes from @message here
+    // (moto's Insights understands only fields | sort | limit).
+    let mut spec = sample("insights-spec.json");
+    spec["logGroups"] = json!([source]);
+    spec["scheduledTime"] = json!(rfc3339(scheduled));
+    spec["delay"] = json!("0s");
+    spec["query"] = json!("fields @timestamp, @message, @logStream | sort @timestamp asc");
+    spec["target"]["logGroup"] = json!(reports);
+    spec["metrics"]["values"] = json!(["@message"]);
+    let answer = api.invoke(spec, TIMEOUT).await.response();
+    let q = &answer["queries"][0];
+    assert_eq!(
+        (q["name"].clone(), q["status"].clone(), q["rows"].clone()),
+        (json!("errors-by-service"), json!("Complete"), json!(3))
+    );
+    assert_eq!(q["windowStart"], json!(rfc3339(w.start_ms)));
+    let got = read_all(&client, &reports, "errors-by-service").await;
+    assert_eq!(got.len(), 3);
+    let emf: Vec<Value> = f
+        .json_lines()
+        .into_iter()
+        .filter(|l| l["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "logship/reports")
+        .collect();
+    assert_eq!(emf.len(), 2, "two numeric rows; the third is skipped");
+    assert_eq!(
+        (emf[0]["@message"].clone(), emf[0]["@logStream"].clone()),
+        (json!(12.0), json!("web-1"))
+    );
+
+    // The scheduled-event sample: the spec comes from QUERY_*, the window from the event's time.
+    let answer = api
+        .invoke(sample("insights-scheduled-event.json"), TIMEOUT)
+        .await
+        .response();
+    let q = &answer["queries"][0];
+    assert_eq!(q["name"], "scheduled-errors");
+    assert_eq!(
+        (q["windowStart"].clone(), q["windowEnd"].clone()),
+        (json!("2026-11-22T00:55:00Z"), json!("2026-11-22T01:00:00Z"))
+    );
+
+    // A bad spec: an invocation error naming the field.
+    let (_, message) = api
+        .invoke(
+            json!({"name": "x", "query": "q", "logGroups": [source], "window": "soon"}),
+            TIMEOUT,
+        )
+        .await
+        .error();
+    assert!(
+        message.starts_with("invalid query spec: window: \"soon\" is not a duration"),
+        "{message}"
+    );
+
+    let summaries: Vec<Value> = f
+        .json_lines()
+        .into_iter()
+        .filter(|l| l["fields"]["message"] == "invocation summary")
+        .collect();
+    assert_eq!(summaries.len(), 3);
+    assert!(summaries.iter().all(|s| s["fields"]["conserved"] == true));
+}
+
+#[tokio::test]
+async fn a_query_still_running_at_the_lambda_deadline_is_stopped_and_reported() {
+    let group = unique("/logship/e2e/insights-slow");
+    let id = unique("q-e2e-slow");
+    let moto = Moto::shared();
+    moto.fault(json!({"target": "StartQuery", "logGroupName": group, "status": 200, "body": {"queryId": id}})).await;
+    moto.fault(json!({"target": "GetQueryResults", "match": {"queryId": id}, "status": 200, "body": {"status": "Running", "results": []}, "count": 100_000})).await;
+    let (api, f) = start(&[
+        ("TARGET_LOG_GROUP", "/logship/e2e/unused"),
+        ("DEADLINE_MARGIN_MS", "500"),
+    ])
+    .await;
+    let started = Instant::now();
+    let (_, message) = api.invoke(json!({"name": "slow", "query": "fields @message", "logGroups": [group], "window": "1h"}), Duration::from_secs(3)).await.error();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "answered before Lambda's deadline: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        message,
+        format!(
+            "1 of 1 queries failed: slow: the invocation's deadline came while query {id} was Running; StopQuery sent"
+        )
+    );
+    assert!(
+        moto.calls(Some("StopQuery"), None)
+            .await
+            .iter()
+            .any(|c| c["request"]["queryId"] == json!(id))
+    );
+    assert!(f.is_running());
+}
