@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: test demo venv build lint unit integration clean
+.PHONY: test demo venv build build-arm64 lint clean
 
 test: venv build lint
 	scripts/test.sh
@@ -24,6 +24,13 @@ $(VENV)/.installed: requirements-dev.txt
 # compiles once.
 build:
 	cargo build --workspace --bins --locked
+
+# What `sam build` runs for each function (BuildMethod rust-cargolambda): release, arm64, zig
+# from the venv. Not part of `make test` (a release build of the SDK takes minutes).
+build-arm64: venv
+	rustup target add aarch64-unknown-linux-gnu
+	cargo lambda build --release --arm64 --lambda-dir target/lambda-arm64
+	ls -l target/lambda-arm64/*/bootstrap
 
 lint:
 	cargo fmt --all -- --check
