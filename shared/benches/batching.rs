@@ -15,11 +15,8 @@
 //! Under `cargo test --all-targets` (criterion's test mode) every case runs once, as a smoke
 //! test; there a missing generator skips the bench instead of failing it.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::path::PathBuf;
 use std::time::Duration;
 use std::{env, fs};
 
@@ -27,8 +24,6 @@ use criterion::{BatchSize, Criterion, Throughput};
 use logship::batch::{self, LogEvent};
 use logship::decode::{DecodeLimits, Scratch, decode_data};
 
-const PAYLOADS: usize = 20;
-const EVENTS_PER_PAYLOAD: usize = 2_000;
 /// The writer's integration-test shape: this many events at random times over `SPREAD_MS`.
 const SPREAD_EVENTS: usize = 30_000;
 const SPREAD_MS: i64 = 20 * 60 * 60 * 1000;
@@ -36,131 +31,8 @@ const SPREAD_MS: i64 = 20 * 60 * 60 * 1000;
 const OVERSIZE_BYTES: usize = 1_500_000;
 const SEED: u64 = 42;
 
-// ---- counting allocator --------------------------------------------------------------------
-
-/// The system allocator, counting every allocation and the bytes requested (a `realloc`
-/// counts as one allocation of its new size).
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-static BYTES: AtomicU64 = AtomicU64::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        BYTES.fetch_add(layout.size() as u64, Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        BYTES.fetch_add(layout.size() as u64, Relaxed);
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        BYTES.fetch_add(new_size as u64, Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Allocations and bytes made by `f` (this thread is the only one running).
-fn count_allocs<T>(f: impl FnOnce() -> T) -> (T, u64, u64) {
-    let (a0, b0) = (ALLOCS.load(Relaxed), BYTES.load(Relaxed));
-    let out = f();
-    let (a1, b1) = (ALLOCS.load(Relaxed), BYTES.load(Relaxed));
-    (out, a1 - a0, b1 - b0)
-}
-
-// ---- inputs ----------------------------------------------------------------------------------
-
-fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .parent()
-        .expect("shared/ has a parent")
-        .to_path_buf()
-}
-
-fn payload_dir(root: &Path) -> PathBuf {
-    let target = env::var_os("CARGO_TARGET_DIR")
-        .map(|t| root.join(t))
-        .unwrap_or_else(|| root.join("target"));
-    target.join("bench-payloads")
-}
-
-fn payload_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with("payload-") && n.ends_with(".b64"))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
-}
-
-/// The payload files, generated first when missing. `None` when the generator is missing and
-/// `required` is false (test mode).
-fn payloads(required: bool) -> Option<Vec<PathBuf>> {
-    let root = workspace_root();
-    let dir = payload_dir(&root);
-    let files = payload_files(&dir);
-    if files.len() >= PAYLOADS {
-        return Some(files);
-    }
-    let generator = root.join("../shared/bench/gen_payloads.py");
-    if !generator.is_file() {
-        let msg = format!(
-            "payload generator not found at {}: the batching bench needs the team's shared \
-             material beside the workspace (../shared/bench/gen_payloads.py), or payload-*.b64 \
-             files in {}",
-            generator.display(),
-            dir.display()
-        );
-        if required {
-            panic!("{msg}");
-        }
-        eprintln!("batching bench skipped: {msg}");
-        return None;
-    }
-    // Generate beside the final directory and rename, so an interrupted run leaves no partial set.
-    let tmp = dir.with_extension(format!("tmp-{}", std::process::id()));
-    let status = Command::new("python3")
-        .arg(&generator)
-        .arg(&tmp)
-        .arg(PAYLOADS.to_string())
-        .arg(EVENTS_PER_PAYLOAD.to_string())
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run python3 {}: {e}", generator.display()));
-    assert!(
-        status.success(),
-        "python3 {} {} {PAYLOADS} {EVENTS_PER_PAYLOAD} failed: {status}",
-        generator.display(),
-        tmp.display()
-    );
-    let _ = fs::remove_dir_all(&dir);
-    fs::rename(&tmp, &dir)
-        .unwrap_or_else(|e| panic!("cannot move {} to {}: {e}", tmp.display(), dir.display()));
-    println!(
-        "generated {PAYLOADS} payloads × {EVENTS_PER_PAYLOAD} events into {}",
-        dir.display()
-    );
-    Some(payload_files(&dir))
-}
+mod common;
+use common::{EVENTS_PER_PAYLOAD, count_allocs, payloads};
 
 /// Every event of every payload, in arrival order; `origin` is the payload's index.
 fn decode_all(files: &[PathBuf]) -> Vec<LogEvent> {

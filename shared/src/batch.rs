@@ -140,6 +140,50 @@ pub fn plan(events: &mut [LogEvent]) -> Vec<Range<usize>> {
     batches
 }
 
+/// The JSON body of the PutLogEvents request carrying `events` (what the SDK serialises onto
+/// the wire), written straight from the events without intermediate `Value`s. The writer lets
+/// the SDK serialise; this is the same work, for measuring the pipeline up to the wire and for
+/// checking request sizes.
+pub fn request_body(group: &str, stream: &str, events: &[LogEvent], out: &mut Vec<u8>) {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Body<'a> {
+        log_group_name: &'a str,
+        log_stream_name: &'a str,
+        log_events: Events<'a>,
+    }
+    struct Events<'a>(&'a [LogEvent]);
+    impl serde::Serialize for Events<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::{SerializeMap, SerializeSeq};
+            struct Event<'a>(&'a LogEvent);
+            impl serde::Serialize for Event<'_> {
+                fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    let mut m = s.serialize_map(Some(2))?;
+                    m.serialize_entry("timestamp", &self.0.timestamp)?;
+                    m.serialize_entry("message", &self.0.message)?;
+                    m.end()
+                }
+            }
+            let mut seq = s.serialize_seq(Some(self.0.len()))?;
+            for e in self.0 {
+                seq.serialize_element(&Event(e))?;
+            }
+            seq.end()
+        }
+    }
+    out.clear();
+    serde_json::to_writer(
+        &mut *out,
+        &Body {
+            log_group_name: group,
+            log_stream_name: stream,
+            log_events: Events(events),
+        },
+    )
+    .expect("serialising strings and numbers into a Vec cannot fail");
+}
+
 /// The fewest requests any correct packing of `events` (sorted) needs: a lower bound from the
 /// byte, count and span rules, each on its own. Used by tests to hold [`plan`] to account.
 pub fn lower_bound(events: &[LogEvent]) -> usize {
@@ -210,6 +254,29 @@ mod tests {
         plan(&mut events);
         let order: Vec<_> = events.iter().map(|e| e.origin).collect();
         assert_eq!(order, vec![1, 3, 5, 7, 9, 0, 2, 4, 6, 8]);
+    }
+
+    #[test]
+    fn request_body_is_the_put_log_events_json() {
+        let mut out = Vec::new();
+        request_body(
+            "/g",
+            "s",
+            &[
+                ev(1, 2),
+                LogEvent {
+                    timestamp: 2,
+                    message: "é\"".into(),
+                    origin: 0,
+                },
+            ],
+            &mut out,
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"logGroupName": "/g", "logStreamName": "s", "logEvents": [{"timestamp": 1, "message": "xx"}, {"timestamp": 2, "message": "é\""}]})
+        );
     }
 
     #[test]

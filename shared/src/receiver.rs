@@ -274,9 +274,10 @@ fn kind(v: &Value) -> &'static str {
 }
 
 /// Events bound for each target stream, in arrival order.
-type Targets = HashMap<(String, String), Vec<LogEvent>>;
+pub type Targets = HashMap<(String, String), Vec<LogEvent>>;
 
-fn batches(targets: Targets) -> Vec<StreamBatch> {
+/// The writer's input for `targets`.
+pub fn batches(targets: Targets) -> Vec<StreamBatch> {
     targets
         .into_iter()
         .map(|((group, stream), events)| StreamBatch {
@@ -448,55 +449,67 @@ impl Receiver {
         targets: &mut Targets,
         summary: &mut Summary,
     ) {
-        let n = payload.log_events.len() as u64;
-        summary.events_in += n;
-        if payload.message_type == MessageType::Control {
-            summary.control_messages += 1;
-            summary.dropped.control_message += n;
-            return;
-        }
-        let src = Source {
-            owner: &payload.owner,
-            log_group: &payload.log_group,
-            log_stream: &payload.log_stream,
-        };
-        let (group, stream) = self.config.target(src);
-        if payload.log_group == group.as_str()
-            || self.config.own_log_group.as_deref() == Some(&payload.log_group)
-        {
-            summary.dropped.loop_guard += n;
-            tracing::warn!(source = %payload.log_group, target = %group, events = n, "events from the function's own log group or the target group are dropped: shipping them would loop");
-            return;
-        }
-        let format = if summary.shape == Some(Shape::Firehose) {
-            Format::FirehoseLine
+        route(&self.config, payload, origin, targets, summary)
+    }
+}
+
+/// Filters and formats one decoded payload's events into `targets` (by target group and
+/// stream), tagging them with `origin` and counting in `summary` what it drops. Pure: no I/O.
+pub fn route(
+    config: &ReceiverConfig,
+    payload: &SubscriptionPayload<'_>,
+    origin: u32,
+    targets: &mut Targets,
+    summary: &mut Summary,
+) {
+    let n = payload.log_events.len() as u64;
+    summary.events_in += n;
+    if payload.message_type == MessageType::Control {
+        summary.control_messages += 1;
+        summary.dropped.control_message += n;
+        return;
+    }
+    let src = Source {
+        owner: &payload.owner,
+        log_group: &payload.log_group,
+        log_stream: &payload.log_stream,
+    };
+    let (group, stream) = config.target(src);
+    if payload.log_group == group.as_str()
+        || config.own_log_group.as_deref() == Some(&payload.log_group)
+    {
+        summary.dropped.loop_guard += n;
+        tracing::warn!(source = %payload.log_group, target = %group, events = n, "events from the function's own log group or the target group are dropped: shipping them would loop");
+        return;
+    }
+    let format = if summary.shape == Some(Shape::Firehose) {
+        Format::FirehoseLine
+    } else {
+        Format::from(config.message_format)
+    };
+    let events = targets.entry((group, stream)).or_default();
+    events.reserve(payload.log_events.len());
+    for ev in &payload.log_events {
+        if ev.message.is_empty() {
+            summary.dropped.empty += 1;
+        } else if !config.keeps(&ev.message) {
+            summary.dropped.filtered += 1;
         } else {
-            Format::from(self.config.message_format)
-        };
-        let events = targets.entry((group, stream)).or_default();
-        events.reserve(payload.log_events.len());
-        for ev in &payload.log_events {
-            if ev.message.is_empty() {
-                summary.dropped.empty += 1;
-            } else if !self.config.keeps(&ev.message) {
-                summary.dropped.filtered += 1;
-            } else {
-                let message = match format {
-                    Format::Raw => ev.message.to_string(),
-                    Format::Envelope | Format::FirehoseLine => envelope(
-                        src,
-                        &ev.id,
-                        ev.timestamp,
-                        &ev.message,
-                        format == Format::Envelope,
-                    ),
-                };
-                events.push(LogEvent {
-                    timestamp: ev.timestamp,
-                    message,
-                    origin,
-                });
-            }
+            let message = match format {
+                Format::Raw => ev.message.to_string(),
+                Format::Envelope | Format::FirehoseLine => envelope(
+                    src,
+                    &ev.id,
+                    ev.timestamp,
+                    &ev.message,
+                    format == Format::Envelope,
+                ),
+            };
+            events.push(LogEvent {
+                timestamp: ev.timestamp,
+                message,
+                origin,
+            });
         }
     }
 }

@@ -1,0 +1,140 @@
+//! What the benches share: the team's generated payloads and a counting allocator.
+//!
+//! The payloads (`../shared/bench/gen_payloads.py`, 20 × 2,000 events) are generated once into
+//! `<target>/bench-payloads`; a bench decodes or reads them outside anything it times.
+#![allow(dead_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::{env, fs};
+
+pub const PAYLOADS: usize = 20;
+pub const EVENTS_PER_PAYLOAD: usize = 2_000;
+
+// ---- counting allocator --------------------------------------------------------------------
+
+/// The system allocator, counting every allocation and the bytes requested (a `realloc`
+/// counts as one allocation of its new size).
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+static BYTES: AtomicU64 = AtomicU64::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        BYTES.fetch_add(layout.size() as u64, Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        BYTES.fetch_add(layout.size() as u64, Relaxed);
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        BYTES.fetch_add(new_size as u64, Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations and bytes made by `f` (this thread is the only one running).
+pub fn count_allocs<T>(f: impl FnOnce() -> T) -> (T, u64, u64) {
+    let (a0, b0) = (ALLOCS.load(Relaxed), BYTES.load(Relaxed));
+    let out = f();
+    let (a1, b1) = (ALLOCS.load(Relaxed), BYTES.load(Relaxed));
+    (out, a1 - a0, b1 - b0)
+}
+
+// ---- inputs ----------------------------------------------------------------------------------
+
+pub fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .expect("shared/ has a parent")
+        .to_path_buf()
+}
+
+fn payload_dir(root: &Path) -> PathBuf {
+    let target = env::var_os("CARGO_TARGET_DIR")
+        .map(|t| root.join(t))
+        .unwrap_or_else(|| root.join("target"));
+    target.join("bench-payloads")
+}
+
+fn payload_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("payload-") && n.ends_with(".b64"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// The payload files, generated first when missing. `None` when the generator is missing and
+/// `required` is false (test mode).
+pub fn payloads(required: bool) -> Option<Vec<PathBuf>> {
+    let root = workspace_root();
+    let dir = payload_dir(&root);
+    let files = payload_files(&dir);
+    if files.len() >= PAYLOADS {
+        return Some(files);
+    }
+    let generator = root.join("../shared/bench/gen_payloads.py");
+    if !generator.is_file() {
+        let msg = format!(
+            "payload generator not found at {}: the benches need the team's shared \
+             material beside the workspace (../shared/bench/gen_payloads.py), or payload-*.b64 \
+             files in {}",
+            generator.display(),
+            dir.display()
+        );
+        if required {
+            panic!("{msg}");
+        }
+        eprintln!("bench skipped: {msg}");
+        return None;
+    }
+    // Generate beside the final directory and rename, so an interrupted run leaves no partial set.
+    let tmp = dir.with_extension(format!("tmp-{}", std::process::id()));
+    let status = Command::new("python3")
+        .arg(&generator)
+        .arg(&tmp)
+        .arg(PAYLOADS.to_string())
+        .arg(EVENTS_PER_PAYLOAD.to_string())
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run python3 {}: {e}", generator.display()));
+    assert!(
+        status.success(),
+        "python3 {} {} {PAYLOADS} {EVENTS_PER_PAYLOAD} failed: {status}",
+        generator.display(),
+        tmp.display()
+    );
+    let _ = fs::remove_dir_all(&dir);
+    fs::rename(&tmp, &dir)
+        .unwrap_or_else(|e| panic!("cannot move {} to {}: {e}", tmp.display(), dir.display()));
+    println!(
+        "generated {PAYLOADS} payloads × {EVENTS_PER_PAYLOAD} events into {}",
+        dir.display()
+    );
+    Some(payload_files(&dir))
+}
