@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: test demo venv build build-arm64 lint clean
+.PHONY: test demo venv build build-arm64 bench lint clean
 
 test: venv build lint
 	scripts/test.sh
@@ -31,6 +31,13 @@ build-arm64: venv
 	rustup target add aarch64-unknown-linux-gnu
 	cargo lambda build --release --arm64 --lambda-dir target/lambda-arm64
 	ls -l target/lambda-arm64/*/bootstrap
+
+# Performance figures against their budgets, in one run (bench/run.sh): release builds, the
+# Python references, the criterion pipeline bench, the Firehose path through the binary, cold
+# start, peak RSS and artifact sizes (arm64 ones if `make build-arm64` has run). Fails if a
+# budget is not met.
+bench: venv
+	bench/run.sh
 
 lint:
 	cargo fmt --all -- --check

@@ -1,0 +1,268 @@
+#!/usr/bin/env bash
+# bench/run.sh (make bench): the performance figures of logship in one run, side by side with
+# the Python references, checked against the budgets below. Exits non-zero if a budget fails or
+# a figure could not be measured.
+#
+#   1. cargo build --release --bins (+ the measure example), once
+#   2. python3 ../shared/bench/python_pipeline.py  — the Python reference and Python's gunzip
+#   3. cargo bench -p logship --bench pipeline -- --quick  — our pipeline and the gunzip floor
+#      (skipped, with a note, while shared/benches/pipeline.rs does not exist)
+#   4. python3 bench/python_firehose.py  — the Firehose transformation in Python
+#   5. the measure example (tests/examples/measure.rs): artifact sizes, cold start, peak RSS,
+#      the Firehose path through the release binary under the Runtime API
+#   6. one summary table: figure, value, budget, PASS/FAIL
+#
+# Every process it starts runs in its own process group and is stopped on exit or interrupt.
+# Raw outputs are kept in target/bench-run/. Environment: ROUNDS (Firehose rounds, 5),
+# RECORDS (Firehose records per invocation, 4), COLD_RUNS (5), PIPELINE_ID / FLOOR_ID
+# (regular expressions picking the criterion ids of the full pipeline and of the gunzip floor),
+# SUMMARY_ONLY=1 (print the table of the last run's outputs again, measuring nothing).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+# ---- budgets (issue 6); they live here, never in timed tests --------------------------------
+export BUDGET_PIPELINE_MBPS=400       # receiver pipeline, MB/s of decompressed JSON, one core
+export BUDGET_PIPELINE_VS_PYTHON=10   # ... and at least this many times the Python reference
+export BUDGET_FIREHOSE_VS_PYTHON=10   # Firehose path through the binary vs Python
+export BUDGET_COLD_START_MS=15        # median of COLD_RUNS, process start -> first GET /next
+export BUDGET_PEAK_RSS_MIB=48         # a ~1 MB direct delivery decoded and shipped
+export BUDGET_ARM64_BYTES=$((8 * 1024 * 1024))  # each stripped arm64 bootstrap
+
+export ROUNDS=${ROUNDS:-5} RECORDS=${RECORDS:-4} COLD_RUNS=${COLD_RUNS:-5}
+# Criterion ids (group/function) of the full pipeline and of the gunzip-only floor.
+export PIPELINE_ID=${PIPELINE_ID:-'pipeline(/full|/receiver)?$|/pipeline$|full'}
+export FLOOR_ID=${FLOOR_ID:-'gunzip|inflate'}
+
+OUT=target/bench-run
+PAYLOADS=target/bench-payloads
+mkdir -p "$OUT"
+
+# ---- process control --------------------------------------------------------------------------
+CURRENT=""
+stop_current() {
+    [[ -n "$CURRENT" ]] || return 0
+    # The step is a process group of its own (setsid): stop all of it, then make sure.
+    kill -TERM -- "-$CURRENT" 2>/dev/null
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        kill -0 -- "-$CURRENT" 2>/dev/null || break
+        sleep 0.2
+    done
+    kill -KILL -- "-$CURRENT" 2>/dev/null
+    wait "$CURRENT" 2>/dev/null
+    CURRENT=""
+}
+trap 'stop_current' EXIT
+trap 'echo "bench/run.sh: interrupted" >&2; stop_current; exit 130' INT TERM HUP
+
+# step NAME CMD...: runs CMD in its own process group, stdout to $OUT/NAME.out (and the
+# terminal), stderr to the terminal; records NAME ok|failed in $OUT/steps.
+step() {
+    local name=$1; shift
+    echo "==> $name: $*" >&2
+    setsid bash -c 'set -o pipefail; "$@" | tee "$0"' "$OUT/$name.out" "$@" &
+    CURRENT=$!
+    wait "$CURRENT"
+    local rc=$?
+    CURRENT=""
+    if [[ $rc -eq 0 ]]; then echo "$name ok" >>"$OUT/steps"; else
+        echo "$name failed (exit $rc)" >>"$OUT/steps"
+        echo "bench/run.sh: $name failed (exit $rc)" >&2
+    fi
+    return $rc
+}
+
+if [[ -z "${SUMMARY_ONLY:-}" ]]; then
+rm -f "$OUT"/*.out "$OUT"/steps
+
+# ---- builds (once) ----------------------------------------------------------------------------
+step build cargo build --release --bins --locked || exit 1
+step build-measure cargo build --release --locked -p logship-tests --example measure || exit 1
+
+if [[ -z "$(ls "$PAYLOADS"/*.b64 2>/dev/null)" ]]; then
+    step payloads python3 ../shared/bench/gen_payloads.py "$PAYLOADS" 20 2000 || exit 1
+fi
+
+# ---- measurements -----------------------------------------------------------------------------
+step python-pipeline python3 ../shared/bench/python_pipeline.py "$PAYLOADS" 3
+
+if [[ -f shared/benches/pipeline.rs ]]; then
+    step pipeline cargo bench --locked -p logship --bench pipeline -- --quick
+else
+    echo "==> pipeline: skipped: shared/benches/pipeline.rs does not exist yet" >&2
+    echo "pipeline skipped (no shared/benches/pipeline.rs)" >>"$OUT/steps"
+fi
+
+step python-firehose python3 bench/python_firehose.py "$PAYLOADS" "$ROUNDS" "$RECORDS"
+
+LOGSHIP_BIN_DIR=target/release step measure target/release/examples/measure all \
+    --runs "$COLD_RUNS" --rounds "$ROUNDS" --records "$RECORDS"
+
+fi
+
+# ---- summary ----------------------------------------------------------------------------------
+python3 - "$OUT" <<'PY'
+import os, re, sys
+
+out = sys.argv[1]
+env = os.environ
+
+def read(name):
+    try:
+        with open(os.path.join(out, name + ".out")) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+steps = open(os.path.join(out, "steps")).read().splitlines()
+rows, failures = [], []
+
+def row(figure, value, budget="", ok=None):
+    verdict = "" if ok is None else ("PASS" if ok else "FAIL")
+    if ok is False:
+        failures.append(figure)
+    rows.append((figure, value, budget, verdict))
+
+def missing(figure, budget, why):
+    row(figure, "not measured (" + why + ")", budget, False)
+
+# Python references
+py = {}
+for line in read("python-pipeline").splitlines() + read("python-firehose").splitlines():
+    m = re.match(r"python (.+?)\s+([0-9.]+) MB/s", line)
+    if m:
+        py[m.group(1).strip()] = float(m.group(2))
+py_pipe, py_gunzip, py_fh = py.get("full pipeline"), py.get("gunzip-only"), py.get("firehose")
+
+# Criterion: "<id>  time: [...]" then "thrpt: [lo mid hi]" (the id may be alone on its line).
+UNITS = {"B/s": 1e-6, "KiB/s": 1024 / 1e6, "MiB/s": 1024**2 / 1e6, "GiB/s": 1024**3 / 1e6,
+         "KB/s": 1e-3, "MB/s": 1.0, "GB/s": 1e3}
+crit, last_id = {}, None
+for line in read("pipeline").splitlines():
+    m = re.match(r"^(\S.*?)\s+time:\s+\[", line)
+    if m:
+        last_id = m.group(1).strip()
+        continue
+    if line and not line[0].isspace() and not re.match(r"(Benchmarking|Warning|Found|Gnuplot|Running|Finished|Compiling)\b", line):
+        last_id = line.strip()
+    m = re.match(r"^\s+thrpt:\s+\[\S+ \S+ (\S+) (\S+) \S+ \S+\]", line)
+    if m and last_id and m.group(2) in UNITS:
+        crit[last_id] = float(m.group(1)) * UNITS[m.group(2)]
+
+# measure: "name value unit"
+fig = {}
+for line in read("measure").splitlines():
+    parts = line.split()
+    if len(parts) == 3:
+        try:
+            fig[parts[0]] = float(parts[1])
+        except ValueError:
+            pass
+
+row("python reference pipeline", f"{py_pipe:.1f} MB/s" if py_pipe else "not measured")
+row("python gunzip only", f"{py_gunzip:.1f} MB/s" if py_gunzip else "not measured")
+
+pipeline_budget = f">= {env['BUDGET_PIPELINE_MBPS']} MB/s, >= {env['BUDGET_PIPELINE_VS_PYTHON']}x python"
+if any(s.startswith("pipeline skipped") for s in steps):
+    row("pipeline (criterion)", "skipped: no shared/benches/pipeline.rs yet", pipeline_budget)
+elif not crit:
+    missing("pipeline (criterion)", pipeline_budget, "no thrpt figures in its output")
+else:
+    floors = {k: v for k, v in crit.items() if re.search(env["FLOOR_ID"], k)}
+    checked = False
+    for k, v in crit.items():
+        extra = []
+        if k in floors:
+            if py_gunzip:
+                extra.append(f"{v / py_gunzip:.1f}x python gunzip")
+        else:
+            if py_pipe:
+                extra.append(f"{v / py_pipe:.1f}x python")
+            extra += [f"{v / f:.0%} of {fk.rsplit('/', 1)[-1]}" for fk, f in floors.items()]
+        value = f"{v:.1f} MB/s" + (" (" + ", ".join(extra) + ")" if extra else "")
+        if k in floors:
+            row(f"gunzip floor {k}", value)
+        elif re.search(env["PIPELINE_ID"], k):
+            checked = True
+            ok = v >= float(env["BUDGET_PIPELINE_MBPS"]) and py_pipe is not None \
+                and v >= float(env["BUDGET_PIPELINE_VS_PYTHON"]) * py_pipe
+            row(f"pipeline {k}", value, pipeline_budget, ok)
+        else:
+            row(f"stage {k}", value)
+    if not checked:
+        missing("pipeline (criterion)", pipeline_budget, "no id matches PIPELINE_ID=" + env["PIPELINE_ID"])
+
+# The bench's own summary lines ("rust <what> <n> MB/s", median of its rounds), for reference:
+# the budget is checked on criterion's estimate above.
+for line in read("pipeline").splitlines():
+    m = re.match(r"rust (.+?)\s+([0-9.]+) MB/s$", line)
+    if m:
+        row(f"  bench summary: rust {m.group(1).strip()}", f"{float(m.group(2)):.1f} MB/s")
+
+fh = fig.get("firehose.mbps")
+fh_budget = f">= {env['BUDGET_FIREHOSE_VS_PYTHON']}x python"
+row("python firehose transformation", f"{py_fh:.1f} MB/s" if py_fh else "not measured")
+if fh is None or not py_fh:
+    missing("firehose through the binary", fh_budget, "see the measure / python-firehose output")
+else:
+    cpu = fig.get("firehose.cpu_mbps")
+    row("firehose through the binary (wall)",
+        f"{fh:.1f} MB/s = {fh / py_fh:.1f}x python", fh_budget,
+        fh >= float(env["BUDGET_FIREHOSE_VS_PYTHON"]) * py_fh)
+    if cpu:
+        row("firehose, function CPU time only", f"{cpu:.1f} MB/s = {cpu / py_fh:.1f}x python")
+    if "firehose.invoke_ms" in fig:
+        row("firehose invocation", f"{fig['firehose.invoke_ms']:.1f} ms for {env['RECORDS']} records "
+            f"({fig.get('firehose.decompressed_bytes_per_round', 0) / 1e6:.1f} MB per round)")
+
+for fn in ("subscription-receiver", "log-writer", "insights-reporter"):
+    med = fig.get(f"cold_start.{fn}.median")
+    budget = f"<= {env['BUDGET_COLD_START_MS']} ms median"
+    if med is None:
+        missing(f"cold start {fn}", budget, "see the measure output")
+    else:
+        row(f"cold start {fn}",
+            f"{med:.2f} ms (min {fig[f'cold_start.{fn}.min']:.2f}, max {fig[f'cold_start.{fn}.max']:.2f}, n={env['COLD_RUNS']})",
+            budget, med <= float(env["BUDGET_COLD_START_MS"]))
+
+peak = fig.get("rss.peak")
+budget = f"<= {env['BUDGET_PEAK_RSS_MIB']} MiB"
+if peak is None:
+    missing("peak RSS, 1 MB direct delivery", budget, "see the measure output")
+else:
+    row("peak RSS, 1 MB direct delivery", f"{peak:.1f} MiB", budget, peak <= float(env["BUDGET_PEAK_RSS_MIB"]))
+    row("  RSS after init", f"{fig.get('rss.after_init', 0):.1f} MiB")
+    row("  peak, decode + filter only", f"{fig.get('rss.decode_only.peak', 0):.1f} MiB")
+    row("  the delivery", f"{fig.get('rss.payload.event_bytes', 0):,.0f} B event, "
+        f"{fig.get('rss.payload.decompressed_bytes', 0) / 1e6:.1f} MB JSON, "
+        f"{fig.get('rss.events_shipped', 0):,.0f}/{fig.get('rss.payload.events', 0):,.0f} events shipped "
+        f"in {fig.get('rss.requests', 0):.0f} requests, {fig.get('rss.invoke_ms', 0):.0f} ms")
+    if fig.get("rss.events_shipped") != fig.get("rss.payload.events"):
+        row("  every event shipped", "no", "all", False)
+
+for fn in ("subscription-receiver", "log-writer", "insights-reporter"):
+    arm = fig.get(f"size.arm64.{fn}")
+    budget = f"<= {int(env['BUDGET_ARM64_BYTES']) / 2**20:.0f} MiB"
+    if arm is None:
+        row(f"arm64 bootstrap {fn}", "not built (make build-arm64)", budget)
+    else:
+        row(f"arm64 bootstrap {fn}", f"{arm / 2**20:.2f} MiB ({arm:,.0f} B)", budget,
+            arm <= float(env["BUDGET_ARM64_BYTES"]))
+    host = fig.get(f"size.host.{fn}")
+    if host is not None:
+        row(f"x86_64 release {fn}", f"{host / 2**20:.2f} MiB ({host:,.0f} B)")
+
+for s in steps:
+    if " failed " in s:
+        row(f"step {s.split()[0]}", s, "runs", False)
+
+w = [max(len(r[i]) for r in rows + [("figure", "value", "budget", "result")]) for i in range(4)]
+line = "-+-".join("-" * n for n in w)
+print()
+print(" | ".join(h.ljust(n) for h, n in zip(("figure", "value", "budget", "result"), w)))
+print(line)
+for r in rows:
+    print(" | ".join(c.ljust(n) for c, n in zip(r, w)))
+print()
+print(f"{len(failures)} budget(s) failed: " + ", ".join(failures) if failures else "every budget met")
+sys.exit(1 if failures else 0)
+PY

@@ -1,0 +1,602 @@
+//! The process-level figures of the performance work (issue 6): cold start, peak RSS, the
+//! Firehose path through the real binary, artifact sizes. The in-process pipeline MB/s are the
+//! criterion bench's (`cargo bench -p logship --bench pipeline`); budgets are checked by
+//! `bench/run.sh`, not here: this prints figures, one per line, `name value unit`.
+//!
+//! ```sh
+//! cargo build --release --bins
+//! LOGSHIP_BIN_DIR=target/release cargo run --release -p logship-tests --example measure -- all
+//! ```
+//!
+//! What: `cold-start`, `rss`, `firehose`, `sizes` or `all` (the default), several allowed.
+//! Options: `--runs N` (cold starts per function, 5), `--rounds N` (Firehose rounds, 5),
+//! `--records N` (Firehose records per invocation, 4). Progress and notes go to stderr.
+//!
+//! - **cold start**: from just before the process is spawned to the first `GET /next` the
+//!   Runtime API receives, per function, each run a fresh process and Runtime API; the
+//!   functions get their required variables and an endpoint nothing listens on (init makes no
+//!   call).
+//! - **rss**: the `subscription-receiver` shipping one direct delivery whose event is just under
+//!   the 1 MB asynchronous payload limit (made by `../shared/bench/gen_payloads.py`, so its
+//!   timestamps are fresh) to the emulator; `VmHWM` after init and after the invocation. Then
+//!   the same payload in a second process whose `INCLUDE_PATTERN` keeps nothing: the decoding
+//!   (and filtering) part of the peak, without the SDK and the requests.
+//! - **firehose**: the `subscription-receiver` answering Firehose transformation events built
+//!   from `target/bench-payloads` (20 × 2,000 events, generated if missing), `--records` payloads
+//!   per event; one warm-up invocation, then `--rounds` rounds over every event. MB/s of
+//!   decompressed JSON over the wall time of the invoke round trips (event out, answer back and
+//!   parsed), and over the function's own CPU time (`/proc/<pid>/stat`).
+//! - **sizes**: bytes of `target/lambda-arm64/<fn>/bootstrap` (`make build-arm64`) when present,
+//!   and of the binaries in `LOGSHIP_BIN_DIR` (`target/release`).
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use logship_tests::{Invocation, LambdaProcess, Moto, RuntimeApi, payloads, unique};
+use serde_json::{Value, json};
+
+const FUNCTIONS: [&str; 3] = ["subscription-receiver", "log-writer", "insights-reporter"];
+/// Lambda's asynchronous invocation payload limit (the whole event).
+const ASYNC_PAYLOAD_LIMIT: usize = 1_048_576;
+/// What the RSS payload's event aims at: just under the limit, with room for the JSON wrapper.
+const RSS_EVENT_TARGET: usize = 1_040_000;
+/// Nothing answers here: init must not call anything, and the Firehose path writes nothing.
+const NOWHERE: &str = "http://127.0.0.1:9";
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+struct Options {
+    what: Vec<String>,
+    runs: usize,
+    rounds: usize,
+    records: usize,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        what: Vec::new(),
+        runs: 5,
+        rounds: 5,
+        records: 4,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut number = |name: &str| -> usize {
+            args.next()
+                .and_then(|v| v.parse().ok())
+                .filter(|n| *n > 0)
+                .unwrap_or_else(|| usage(&format!("{name} wants a positive number")))
+        };
+        match a.as_str() {
+            "--runs" => o.runs = number("--runs"),
+            "--rounds" => o.rounds = number("--rounds"),
+            "--records" => o.records = number("--records"),
+            "cold-start" | "rss" | "firehose" | "sizes" => o.what.push(a),
+            "all" => o.what.extend(
+                ["sizes", "cold-start", "rss", "firehose"]
+                    .iter()
+                    .map(|s| s.to_string()),
+            ),
+            "-h" | "--help" => usage(""),
+            other => usage(&format!("unknown argument {other:?}")),
+        }
+    }
+    if o.what.is_empty() {
+        o.what.extend(
+            ["sizes", "cold-start", "rss", "firehose"]
+                .iter()
+                .map(|s| s.to_string()),
+        );
+    }
+    o
+}
+
+fn usage(problem: &str) -> ! {
+    if !problem.is_empty() {
+        eprintln!("measure: {problem}");
+    }
+    eprintln!(
+        "usage: measure [cold-start|rss|firehose|sizes|all]... [--runs N] [--rounds N] [--records N]\n\
+         (LOGSHIP_BIN_DIR=target/release, built by `cargo build --release --bins`)"
+    );
+    std::process::exit(2)
+}
+
+/// One figure, machine-readable.
+fn figure(name: &str, value: impl std::fmt::Display, unit: &str) {
+    println!("{name} {value} {unit}");
+}
+
+fn note(text: &str) {
+    eprintln!("measure: {text}");
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1}", kib as f64 / 1024.0)
+}
+
+fn main() {
+    let o = options();
+    // The runner starts a binary with the current directory set to the binary's own directory
+    // (as Lambda does), so a relative LOGSHIP_BIN_DIR must be made absolute first.
+    if let Some(dir) = std::env::var_os("LOGSHIP_BIN_DIR").filter(|d| !d.is_empty())
+        && Path::new(&dir).is_relative()
+    {
+        let absolute = std::env::current_dir()
+            .expect("current directory")
+            .join(dir);
+        // SAFETY: no other thread exists yet (the runtime is built below).
+        unsafe { std::env::set_var("LOGSHIP_BIN_DIR", absolute) };
+    }
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(run(o));
+}
+
+async fn run(o: Options) {
+    if std::env::var_os("LOGSHIP_BIN_DIR").is_none() && o.what.iter().any(|w| w != "sizes") {
+        note(
+            "LOGSHIP_BIN_DIR is not set: the binaries are looked up in target/debug — set it to \
+             target/release to measure release builds",
+        );
+    }
+    for what in &o.what {
+        match what.as_str() {
+            "sizes" => sizes(),
+            "cold-start" => cold_start(o.runs).await,
+            "rss" => rss().await,
+            "firehose" => firehose(o.rounds, o.records).await,
+            _ => unreachable!(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Artifact sizes
+
+fn sizes() {
+    let root = logship_tests::workspace_root();
+    for f in FUNCTIONS {
+        let arm = root.join("target/lambda-arm64").join(f).join("bootstrap");
+        match std::fs::metadata(&arm) {
+            Ok(m) => figure(&format!("size.arm64.{f}"), m.len(), "bytes"),
+            Err(_) => note(&format!(
+                "{} missing (make build-arm64): arm64 size not measured",
+                arm.display()
+            )),
+        }
+        let host = host_binary(f);
+        match std::fs::metadata(&host) {
+            Ok(m) => figure(&format!("size.host.{f}"), m.len(), "bytes"),
+            Err(_) => note(&format!(
+                "{} missing: host size not measured",
+                host.display()
+            )),
+        }
+    }
+}
+
+/// `$LOGSHIP_BIN_DIR/<name>` (made absolute in `main`), else `<workspace>/target/release`.
+fn host_binary(name: &str) -> PathBuf {
+    let root = logship_tests::workspace_root();
+    match std::env::var_os("LOGSHIP_BIN_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => PathBuf::from(d).join(name),
+        None => root.join("target/release").join(name),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cold start
+
+async fn cold_start(runs: usize) {
+    for f in FUNCTIONS {
+        let mut ms = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            ms.push(one_cold_start(f).await.as_secs_f64() * 1e3);
+        }
+        ms.sort_by(f64::total_cmp);
+        figure(
+            &format!("cold_start.{f}.median"),
+            format!("{:.2}", median(&ms)),
+            "ms",
+        );
+        figure(
+            &format!("cold_start.{f}.min"),
+            format!("{:.2}", ms[0]),
+            "ms",
+        );
+        figure(
+            &format!("cold_start.{f}.max"),
+            format!("{:.2}", ms[ms.len() - 1]),
+            "ms",
+        );
+    }
+}
+
+async fn one_cold_start(function: &str) -> Duration {
+    let api = RuntimeApi::start_named(function).await;
+    let started = Instant::now();
+    let process = LambdaProcess::spawn(
+        function,
+        &api.address(),
+        &[
+            ("AWS_ENDPOINT_URL", NOWHERE),
+            ("TARGET_LOG_GROUP", "/logship/bench/cold-start"),
+        ],
+    );
+    loop {
+        if let Some(at) = api.first_next_at() {
+            return at.duration_since(started);
+        }
+        if let Some(status) = process.exit_status() {
+            panic!(
+                "{function} exited during init ({status}):\n{}",
+                process.stdout_lines().join("\n")
+            );
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            panic!("{function} did not poll /next within 10 s");
+        }
+        // The instant is taken by the server when the request arrives: polling only ends the wait.
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+fn median(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Peak RSS
+
+async fn rss() {
+    let (event, events) = rss_event();
+    let body = serde_json::to_vec(&event).expect("serialise");
+    let data = event["awslogs"]["data"].as_str().expect("awslogs.data");
+    let decompressed = payloads::gunzip(&payloads::unb64(data)).len();
+    figure("rss.payload.event_bytes", body.len(), "bytes");
+    figure("rss.payload.events", events, "events");
+    figure("rss.payload.decompressed_bytes", decompressed, "bytes");
+    note(&format!(
+        "a {} B direct delivery ({events} events, {decompressed} B of JSON); starting the emulator",
+        body.len()
+    ));
+
+    let moto = Moto::shared();
+    let target = unique("/logship/bench/rss");
+    let api = RuntimeApi::start_named("subscription-receiver").await;
+    let process = LambdaProcess::spawn(
+        "subscription-receiver",
+        &api.address(),
+        &[
+            ("AWS_ENDPOINT_URL", moto.endpoint()),
+            ("TARGET_LOG_GROUP", &target),
+        ],
+    );
+    wait_for_init(&api, &process).await;
+    figure("rss.after_init", mib(process.peak_rss_kib()), "MiB");
+    let started = Instant::now();
+    let outcome = api.invoke(event.clone(), TIMEOUT).await;
+    let took = started.elapsed();
+    let peak = process.peak_rss_kib();
+    if let Invocation::Error {
+        error_type,
+        error_message,
+    } = &outcome
+    {
+        panic!("the 1 MB delivery failed: {error_type}: {error_message}");
+    }
+    let summary = last_summary(&process);
+    let stats = moto.stats(Some(&target)).await;
+    let accepted: u64 = stats["putLogEvents"]
+        .as_array()
+        .map(|puts| {
+            puts.iter()
+                .filter(|p| p["status"] == 200)
+                .filter_map(|p| p["events"].as_u64())
+                .sum()
+        })
+        .unwrap_or(0);
+    figure("rss.peak", mib(peak), "MiB");
+    figure("rss.peak_kib", peak, "KiB");
+    figure(
+        "rss.invoke_ms",
+        format!("{:.0}", took.as_secs_f64() * 1e3),
+        "ms",
+    );
+    figure("rss.events_in", &summary["events_in"], "events");
+    figure("rss.events_shipped", &summary["shipped"], "events");
+    figure("rss.events_accepted_by_emulator", accepted, "events");
+    figure("rss.requests", &summary["requests"], "requests");
+    if summary["shipped"].as_u64() != Some(events as u64) || summary["conserved"] != true {
+        note(&format!("not every event was shipped: {summary}"));
+    }
+    drop(process);
+    drop(api);
+
+    // The same payload, every event filtered out: decoding and filtering, no SDK, no request.
+    let api = RuntimeApi::start_named("subscription-receiver").await;
+    let process = LambdaProcess::spawn(
+        "subscription-receiver",
+        &api.address(),
+        &[
+            ("AWS_ENDPOINT_URL", NOWHERE),
+            ("TARGET_LOG_GROUP", &target),
+            ("INCLUDE_PATTERN", r"[^\s\S]"),
+        ],
+    );
+    wait_for_init(&api, &process).await;
+    let outcome = api.invoke(event, TIMEOUT).await;
+    if let Invocation::Error {
+        error_type,
+        error_message,
+    } = &outcome
+    {
+        panic!("the decode-only run failed: {error_type}: {error_message}");
+    }
+    let summary = last_summary(&process);
+    figure("rss.decode_only.peak", mib(process.peak_rss_kib()), "MiB");
+    figure(
+        "rss.decode_only.events_filtered",
+        &summary["dropped_filtered"],
+        "events",
+    );
+}
+
+/// A direct-delivery event just under the 1 MB limit, made by the team's generator (fresh
+/// timestamps: within the last hour) with as many events as fit; and its event count.
+fn rss_event() -> (Value, usize) {
+    let dir = logship_tests::workspace_root()
+        .join("target/bench-rss")
+        .join(std::process::id().to_string());
+    let mut events = 2_000;
+    for _ in 0..6 {
+        let data = generate(&dir, 1, events).remove(0);
+        let event = json!({"awslogs": {"data": data}});
+        let size = event.to_string().len();
+        if (RSS_EVENT_TARGET * 97 / 100..=ASYNC_PAYLOAD_LIMIT).contains(&size) {
+            let _ = std::fs::remove_dir_all(&dir);
+            return (event, events);
+        }
+        // Bytes per event are nearly constant: scale to the target.
+        events = ((events as f64) * RSS_EVENT_TARGET as f64 / size as f64) as usize;
+    }
+    panic!("could not size a payload to ~1 MB");
+}
+
+/// Runs `../shared/bench/gen_payloads.py DIR N EVENTS` and returns the payloads (base64 text).
+fn generate(dir: &Path, n: usize, events: usize) -> Vec<String> {
+    let root = logship_tests::workspace_root();
+    let generator = root.join("../shared/bench/gen_payloads.py");
+    assert!(
+        generator.is_file(),
+        "{} is missing (the team's material beside the workspace)",
+        generator.display()
+    );
+    let _ = std::fs::remove_dir_all(dir);
+    let status = Command::new("python3")
+        .arg(&generator)
+        .arg(dir)
+        .arg(n.to_string())
+        .arg(events.to_string())
+        .status()
+        .unwrap_or_else(|e| panic!("python3 {}: {e}", generator.display()));
+    assert!(status.success(), "{} failed: {status}", generator.display());
+    read_payloads(dir)
+}
+
+fn read_payloads(dir: &Path) -> Vec<String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "b64"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap_or_else(|e| panic!("{}: {e}", f.display()))
+                .trim()
+                .to_owned()
+        })
+        .collect()
+}
+
+async fn wait_for_init(api: &RuntimeApi, process: &LambdaProcess) {
+    let started = Instant::now();
+    while api.first_next_at().is_none() {
+        if let Some(status) = process.exit_status() {
+            panic!(
+                "the function exited during init ({status}):\n{}",
+                process.stdout_lines().join("\n")
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no /next within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// The fields of the last `invocation summary` line the function logged.
+fn last_summary(process: &LambdaProcess) -> Value {
+    process
+        .json_lines()
+        .into_iter()
+        .rev()
+        .find(|l| l["fields"]["message"] == "invocation summary")
+        .map(|l| l["fields"].clone())
+        .unwrap_or_else(|| {
+            panic!(
+                "no invocation summary in the function's output:\n{}",
+                process.stdout_lines().join("\n")
+            )
+        })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Firehose path
+
+async fn firehose(rounds: usize, per_event: usize) {
+    let dir = logship_tests::workspace_root().join("target/bench-payloads");
+    let mut datas = if dir.is_dir() {
+        read_payloads(&dir)
+    } else {
+        Vec::new()
+    };
+    if datas.is_empty() {
+        note("target/bench-payloads is empty: generating 20 payloads × 2000 events");
+        datas = generate(&dir, 20, 2_000);
+    }
+    let decompressed: usize = datas
+        .iter()
+        .map(|d| payloads::gunzip(&payloads::unb64(d)).len())
+        .sum();
+    let events: Vec<Value> = datas.chunks(per_event).map(payloads::firehose).collect();
+
+    let api = RuntimeApi::start_named("subscription-receiver").await;
+    let process = LambdaProcess::spawn(
+        "subscription-receiver",
+        &api.address(),
+        &[
+            ("AWS_ENDPOINT_URL", NOWHERE),
+            ("TARGET_LOG_GROUP", "/logship/bench/firehose"),
+        ],
+    );
+    wait_for_init(&api, &process).await;
+
+    // Warm-up, and a check that every record is answered Ok.
+    let warm = api.invoke(events[0].clone(), TIMEOUT).await.response();
+    let records = warm["records"].as_array().expect("records");
+    assert_eq!(
+        records.len(),
+        events[0]["records"].as_array().unwrap().len()
+    );
+    assert!(
+        records.iter().all(|r| r["result"] == "Ok"),
+        "a record was not Ok: {}",
+        records
+            .iter()
+            .map(|r| r["result"].to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    check_ndjson(&datas[0], &records[0]);
+
+    let cpu_before = cpu_seconds(process.pid());
+    let started = Instant::now();
+    let mut answered = 0usize;
+    let mut out_bytes = 0usize;
+    for _ in 0..rounds {
+        for e in &events {
+            let out = api.invoke(e.clone(), TIMEOUT).await.response();
+            let recs = out["records"].as_array().expect("records");
+            answered += recs.len();
+            out_bytes += recs
+                .iter()
+                .filter_map(|r| r["data"].as_str())
+                .map(str::len)
+                .sum::<usize>();
+        }
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(process.pid()) - cpu_before;
+    let total = (decompressed * rounds) as f64;
+    assert_eq!(answered, datas.len() * rounds);
+    figure(
+        "firehose.mbps",
+        format!("{:.1}", total / wall / 1e6),
+        "MB/s",
+    );
+    if cpu > 0.0 {
+        figure(
+            "firehose.cpu_mbps",
+            format!("{:.1}", total / cpu / 1e6),
+            "MB/s",
+        );
+    }
+    figure(
+        "firehose.decompressed_bytes_per_round",
+        decompressed,
+        "bytes",
+    );
+    figure("firehose.invocations", events.len() * rounds, "invocations");
+    figure(
+        "firehose.response_base64_bytes_per_round",
+        out_bytes / rounds,
+        "bytes",
+    );
+    figure(
+        "firehose.invoke_ms",
+        format!("{:.2}", wall * 1e3 / (events.len() * rounds) as f64),
+        "ms",
+    );
+    figure("firehose.peak_rss", mib(process.peak_rss_kib()), "MiB");
+}
+
+/// Panics unless `answer` (a Firehose response record) holds exactly the NDJSON logship
+/// promises for the payload `data`: one compact line per event, `owner`, `logGroup`,
+/// `logStream`, `id`, `timestamp`, `message`, in arrival order — so what is timed is the
+/// transformation the Python implementation does too.
+fn check_ndjson(data: &str, answer: &Value) {
+    let doc = payloads::decode(data);
+    let s = |v: &Value| v.to_string();
+    let want: String = doc["logEvents"]
+        .as_array()
+        .expect("logEvents")
+        .iter()
+        .filter(|e| e["message"] != "")
+        .map(|e| {
+            format!(
+                "{{\"owner\":{},\"logGroup\":{},\"logStream\":{},\"id\":{},\"timestamp\":{},\"message\":{}}}\n",
+                s(&doc["owner"]),
+                s(&doc["logGroup"]),
+                s(&doc["logStream"]),
+                s(&e["id"]),
+                s(&e["timestamp"]),
+                s(&e["message"]),
+            )
+        })
+        .collect();
+    let got = payloads::unb64(answer["data"].as_str().expect("data"));
+    let got = String::from_utf8(got).expect("UTF-8 NDJSON");
+    if got != want {
+        let (n, (g, w)) = got
+            .lines()
+            .zip(want.lines())
+            .enumerate()
+            .find(|(_, (g, w))| g != w)
+            .unwrap_or((0, ("(lengths differ)", "")));
+        panic!("the Firehose answer is not the expected NDJSON; line {n}:\n got {g}\nwant {w}");
+    }
+}
+
+/// utime + stime of a process, in seconds (clock ticks of /proc/<pid>/stat).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // rest[0] is field 3 (state); utime and stime are fields 14 and 15.
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    (ticks(11) + ticks(12)) as f64 / hz
+}
