@@ -43,6 +43,16 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
+/// A configuration lookup over `vars` (what the functions' `from_lookup` readers take), for
+/// tests that configure a function in process.
+pub fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

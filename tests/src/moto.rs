@@ -14,6 +14,7 @@ use std::{
 };
 
 use aws_config::Region;
+use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use aws_sdk_cloudwatchlogs::{Client, config::Credentials, error::DisplayErrorContext};
 use hyper::Method;
 use serde_json::Value;
@@ -241,6 +242,34 @@ impl Moto {
             .unwrap_or_else(|e| panic!("POST /_logship/faults: not JSON ({e}): {body}"))
     }
 
+    /// Puts `(timestamp, message)` events into `group`/`stream` (which must exist), sorted and
+    /// in requests of 5,000: test data for the functions to find.
+    pub async fn put(&self, group: &str, stream: &str, events: &[(i64, String)]) {
+        let client = self.client().await;
+        let mut sorted = events.to_vec();
+        sorted.sort_by_key(|e| e.0);
+        for chunk in sorted.chunks(5_000) {
+            let batch = chunk
+                .iter()
+                .map(|(t, m)| {
+                    InputLogEvent::builder()
+                        .timestamp(*t)
+                        .message(m)
+                        .build()
+                        .unwrap()
+                })
+                .collect();
+            client
+                .put_log_events()
+                .log_group_name(group)
+                .log_stream_name(stream)
+                .set_log_events(Some(batch))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+
     /// Creates `group` and its `streams` (a test that scripts faults on their writes wants them
     /// in place first, so the faults meet PutLogEvents rather than the creation path).
     pub async fn create(&self, group: &str, streams: &[&str]) {
@@ -345,7 +374,6 @@ pub async fn read_all(client: &Client, group: &str, stream: &str) -> Vec<(i64, S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_cloudwatchlogs::types::InputLogEvent;
     use serde_json::json;
 
     fn now_ms() -> i64 {

@@ -33,25 +33,12 @@ async fn spec_and_scheduled_event_samples_through_the_runtime_api() {
     let source = unique("/logship/e2e/insights-src");
     Moto::shared().create(&source, &["web-1"]).await;
     let client = Moto::shared().client().await;
-    let events = ["12", "30", "ERROR not a number"]
+    let events: Vec<(i64, String)> = ["12", "30", "ERROR not a number"]
         .iter()
         .enumerate()
-        .map(|(i, m)| {
-            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
-                .timestamp(w.start_ms + 1000 * i as i64)
-                .message(*m)
-                .build()
-                .unwrap()
-        })
+        .map(|(i, m)| (w.start_ms + 1000 * i as i64, m.to_string()))
         .collect();
-    client
-        .put_log_events()
-        .log_group_name(&source)
-        .log_stream_name("web-1")
-        .set_log_events(Some(events))
-        .send()
-        .await
-        .unwrap();
+    Moto::shared().put(&source, "web-1", &events).await;
     let reports = unique("/logship/e2e/reports");
     let (api, f) = start(&[
         ("TARGET_LOG_GROUP", &reports),

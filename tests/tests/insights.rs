@@ -16,13 +16,7 @@ use serde_json::{Value, json};
 const FIVE_MIN: Duration = Duration::from_secs(300);
 
 async fn reporter(vars: &[(&str, &str)]) -> Reporter {
-    let vars: Vec<(String, String)> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let config =
-        ReporterConfig::from_lookup(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
-            .unwrap();
+    let config = ReporterConfig::from_lookup(logship_tests::env(vars)).unwrap();
     let client = Moto::shared().client().await;
     let backoff = Backoff {
         base: Duration::from_millis(20),
@@ -51,29 +45,7 @@ fn within(secs: u64) -> WriteContext {
 async fn source(events: &[(i64, String)]) -> String {
     let group = unique("/logship/insights/src");
     Moto::shared().create(&group, &["app"]).await;
-    let client = Moto::shared().client().await;
-    let mut sorted = events.to_vec();
-    sorted.sort_by_key(|e| e.0);
-    for chunk in sorted.chunks(5_000) {
-        let evs = chunk
-            .iter()
-            .map(|(t, m)| {
-                aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
-                    .timestamp(*t)
-                    .message(m)
-                    .build()
-                    .unwrap()
-            })
-            .collect();
-        client
-            .put_log_events()
-            .log_group_name(&group)
-            .log_stream_name("app")
-            .set_log_events(Some(evs))
-            .send()
-            .await
-            .unwrap();
-    }
+    Moto::shared().put(&group, "app", events).await;
     group
 }
 

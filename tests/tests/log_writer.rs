@@ -13,13 +13,7 @@ use logship_tests::{Moto, read_all, unique};
 use serde_json::{Value, json};
 
 async fn log_writer(vars: &[(&str, &str)]) -> LogWriter {
-    let vars: Vec<(String, String)> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let config =
-        LogWriterConfig::from_lookup(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
-            .unwrap();
+    let config = LogWriterConfig::from_lookup(logship_tests::env(vars)).unwrap();
     // Short backoff: the fault tests retry many times within a few seconds.
     let backoff = Backoff {
         base: Duration::from_millis(20),

@@ -16,13 +16,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 async fn receiver(vars: &[(&str, &str)]) -> Receiver {
-    let vars: Vec<(String, String)> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let config =
-        ReceiverConfig::from_lookup(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
-            .unwrap();
+    let config = ReceiverConfig::from_lookup(logship_tests::env(vars)).unwrap();
     let writer = Writer::new(Moto::shared().client().await, config.common.writer.clone());
     Receiver::new(config, writer)
 }
