@@ -17,6 +17,7 @@ def main() -> None:
     groups = logs.describe_log_groups(logGroupNamePrefix=args.log_group_prefix)["logGroups"]
     if not groups:
         print(f"(nothing landed under {args.log_group_prefix})")
+        raise SystemExit(1)
     for g in groups:
         name = g["logGroupName"]
         for s in logs.describe_log_streams(logGroupName=name)["logStreams"]:

@@ -36,11 +36,21 @@ impl Deadline {
     }
 
     /// From the Lambda context's deadline (epoch milliseconds), less `margin`.
+    ///
+    /// Lambda sends epoch milliseconds. Not every local emulator does: cargo-lambda's sends the
+    /// function's timeout, a duration (`600000`). A value that cannot be a date of this century
+    /// is taken as such a duration from now, so the function behaves the same under both.
     pub fn from_epoch_ms(deadline_ms: u64, margin: Duration) -> Self {
+        const YEAR_2001_MS: u64 = 978_307_200_000;
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
+        let deadline_ms = if deadline_ms < YEAR_2001_MS {
+            now_ms + deadline_ms
+        } else {
+            deadline_ms
+        };
         let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(margin);
         Self::after(left)
     }
@@ -264,6 +274,12 @@ mod tests {
             Deadline::from_epoch_ms(now_ms - 5, Duration::ZERO)
                 .remaining()
                 .is_zero()
+        );
+        // cargo-lambda's emulator sends the timeout itself: 10 minutes from now.
+        let d = Deadline::from_epoch_ms(600_000, Duration::from_secs(1)).remaining();
+        assert!(
+            d <= Duration::from_secs(599) && d > Duration::from_secs(598),
+            "{d:?}"
         );
     }
 }
