@@ -9,6 +9,7 @@
 //! then read the target log group back with [`moto::read_all`].
 
 mod capture;
+pub mod function;
 mod http;
 pub mod moto;
 pub mod payloads;
@@ -20,6 +21,7 @@ use std::{
     sync::atomic::{AtomicU64, Ordering},
 };
 
+pub use function::Function;
 pub use moto::{Moto, read_all};
 pub use process::{LambdaProcess, binary};
 pub use runtime_api::{Invocation, RuntimeApi};

@@ -5,20 +5,15 @@ use std::time::{Duration, Instant};
 
 use logship::insights::spec::{Window, rfc3339};
 use logship_tests::payloads::{now_ms, read_json};
-use logship_tests::{LambdaProcess, Moto, RuntimeApi, read_all, unique, workspace_root};
+use logship_tests::{Function, Moto, read_all, unique, workspace_root};
 use serde_json::{Value, json};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-async fn start(env: &[(&str, &str)]) -> (RuntimeApi, LambdaProcess) {
-    let api = RuntimeApi::start().await;
-    let mut all = vec![
-        ("AWS_ENDPOINT_URL", Moto::shared().endpoint()),
-        ("AWS_LAMBDA_FUNCTION_NAME", "logship-test"),
-    ];
+async fn start(env: &[(&str, &str)]) -> Function {
+    let mut all = vec![("AWS_LAMBDA_FUNCTION_NAME", "logship-test")];
     all.extend_from_slice(env);
-    let process = LambdaProcess::spawn("insights-reporter", &api.address(), &all);
-    (api, process)
+    Function::start("insights-reporter", &all).await
 }
 
 fn sample(name: &str) -> Value {
@@ -40,7 +35,7 @@ async fn spec_and_scheduled_event_samples_through_the_runtime_api() {
         .collect();
     Moto::shared().put(&source, "web-1", &events).await;
     let reports = unique("/logship/e2e/reports");
-    let (api, f) = start(&[
+    let f = start(&[
         ("TARGET_LOG_GROUP", &reports),
         ("QUERY_NAME", "scheduled-errors"),
         (
@@ -62,7 +57,7 @@ async fn spec_and_scheduled_event_samples_through_the_runtime_api() {
     spec["query"] = json!("fields @timestamp, @message, @logStream | sort @timestamp asc");
     spec["target"]["logGroup"] = json!(reports);
     spec["metrics"]["values"] = json!(["@message"]);
-    let answer = api.invoke(spec, TIMEOUT).await.response();
+    let answer = f.api.invoke(spec, TIMEOUT).await.response();
     let q = &answer["queries"][0];
     assert_eq!(
         (q["name"].clone(), q["status"].clone(), q["rows"].clone()),
@@ -72,6 +67,7 @@ async fn spec_and_scheduled_event_samples_through_the_runtime_api() {
     let got = read_all(&client, &reports, "errors-by-service").await;
     assert_eq!(got.len(), 3);
     let emf: Vec<Value> = f
+        .process
         .json_lines()
         .into_iter()
         .filter(|l| l["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "logship/reports")
@@ -83,7 +79,8 @@ async fn spec_and_scheduled_event_samples_through_the_runtime_api() {
     );
 
     // The scheduled-event sample: the spec comes from QUERY_*, the window from the event's time.
-    let answer = api
+    let answer = f
+        .api
         .invoke(sample("insights-scheduled-event.json"), TIMEOUT)
         .await
         .response();
@@ -95,7 +92,8 @@ async fn spec_and_scheduled_event_samples_through_the_runtime_api() {
     );
 
     // A bad spec: an invocation error naming the field.
-    let (_, message) = api
+    let (_, message) = f
+        .api
         .invoke(
             json!({"name": "x", "query": "q", "logGroups": [source], "window": "soon"}),
             TIMEOUT,
@@ -107,13 +105,9 @@ async fn spec_and_scheduled_event_samples_through_the_runtime_api() {
         "{message}"
     );
 
-    let summaries: Vec<Value> = f
-        .json_lines()
-        .into_iter()
-        .filter(|l| l["fields"]["message"] == "invocation summary")
-        .collect();
+    let summaries = f.summaries();
     assert_eq!(summaries.len(), 3);
-    assert!(summaries.iter().all(|s| s["fields"]["conserved"] == true));
+    assert!(summaries.iter().all(|s| s["conserved"] == true));
 }
 
 #[tokio::test]
@@ -123,13 +117,13 @@ async fn a_query_still_running_at_the_lambda_deadline_is_stopped_and_reported() 
     let moto = Moto::shared();
     moto.fault(json!({"target": "StartQuery", "logGroupName": group, "status": 200, "body": {"queryId": id}})).await;
     moto.fault(json!({"target": "GetQueryResults", "match": {"queryId": id}, "status": 200, "body": {"status": "Running", "results": []}, "count": 100_000})).await;
-    let (api, f) = start(&[
+    let f = start(&[
         ("TARGET_LOG_GROUP", "/logship/e2e/unused"),
         ("DEADLINE_MARGIN_MS", "500"),
     ])
     .await;
     let started = Instant::now();
-    let (_, message) = api.invoke(json!({"name": "slow", "query": "fields @message", "logGroups": [group], "window": "1h"}), Duration::from_secs(3)).await.error();
+    let (_, message) = f.api.invoke(json!({"name": "slow", "query": "fields @message", "logGroups": [group], "window": "1h"}), Duration::from_secs(3)).await.error();
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "answered before Lambda's deadline: {:?}",
@@ -147,5 +141,5 @@ async fn a_query_still_running_at_the_lambda_deadline_is_stopped_and_reported() 
             .iter()
             .any(|c| c["request"]["queryId"] == json!(id))
     );
-    assert!(f.is_running());
+    assert!(f.process.is_running());
 }

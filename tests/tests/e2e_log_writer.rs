@@ -4,22 +4,13 @@
 use std::time::{Duration, Instant};
 
 use logship_tests::payloads::read_json;
-use logship_tests::{LambdaProcess, Moto, RuntimeApi, read_all, unique, workspace_root};
+use logship_tests::{Function, Moto, read_all, unique, workspace_root};
 use serde_json::{Value, json};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-struct Function {
-    api: RuntimeApi,
-    process: LambdaProcess,
-}
-
 async fn start(env: &[(&str, &str)]) -> Function {
-    let api = RuntimeApi::start().await;
-    let mut all = vec![("AWS_ENDPOINT_URL", Moto::shared().endpoint())];
-    all.extend_from_slice(env);
-    let process = LambdaProcess::spawn("log-writer", &api.address(), &all);
-    Function { api, process }
+    Function::start("log-writer", env).await
 }
 
 /// A sample from `events/`, with every request's `logGroup` moved to `group` (tests share one
@@ -120,13 +111,7 @@ async fn direct_and_sqs_samples_through_the_runtime_api() {
         "{message}"
     );
 
-    let summaries: Vec<Value> = f
-        .process
-        .json_lines()
-        .into_iter()
-        .filter(|l| l["fields"]["message"] == "invocation summary")
-        .map(|l| l["fields"].clone())
-        .collect();
+    let summaries = f.summaries();
     assert_eq!(summaries.len(), 3);
     assert!(
         summaries.iter().all(|s| s["conserved"] == true),
@@ -175,18 +160,10 @@ async fn the_lambda_deadline_bounds_the_retries_and_the_function_answers_in_time
         "answered before Lambda's deadline: {took:?}"
     );
     assert!(f.process.is_running(), "the function keeps serving");
-    let summary = f
-        .process
-        .json_lines()
-        .into_iter()
-        .find(|l| l["fields"]["message"] == "invocation summary")
-        .unwrap();
+    let summary = f.summaries().remove(0);
     assert_eq!(
-        (
-            summary["fields"]["failed"].clone(),
-            summary["fields"]["conserved"].clone()
-        ),
+        (summary["failed"].clone(), summary["conserved"].clone()),
         (json!(2), json!(true))
     );
-    assert!(summary["fields"]["throttles"].as_u64().unwrap() >= 2);
+    assert!(summary["throttles"].as_u64().unwrap() >= 2);
 }

@@ -5,32 +5,13 @@
 use std::time::Duration;
 
 use logship_tests::payloads::{self, now_ms};
-use logship_tests::{LambdaProcess, Moto, RuntimeApi, read_all, unique};
+use logship_tests::{Function, LambdaProcess, Moto, RuntimeApi, read_all, unique};
 use serde_json::{Value, json};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-struct Function {
-    api: RuntimeApi,
-    process: LambdaProcess,
-}
-
 async fn start(env: &[(&str, &str)]) -> Function {
-    let api = RuntimeApi::start().await;
-    let mut all = vec![("AWS_ENDPOINT_URL", Moto::shared().endpoint())];
-    all.extend_from_slice(env);
-    let process = LambdaProcess::spawn("subscription-receiver", &api.address(), &all);
-    Function { api, process }
-}
-
-/// The `invocation summary` lines the function logged (JSON, as under Lambda's JSON format).
-fn summaries(f: &Function) -> Vec<Value> {
-    f.process
-        .json_lines()
-        .into_iter()
-        .filter(|l| l["fields"]["message"] == "invocation summary")
-        .map(|l| l["fields"].clone())
-        .collect()
+    Function::start("subscription-receiver", env).await
 }
 
 fn conserved(s: &Value) -> bool {
@@ -132,7 +113,7 @@ async fn every_sample_shape_through_the_runtime_api() {
         "{error_type}: {message}"
     );
 
-    let s = summaries(&f);
+    let s = f.summaries();
     assert_eq!(s.len(), 5, "one summary per invocation: {s:#?}");
     assert!(s.iter().all(conserved), "{s:#?}");
     assert_eq!(s[1]["control_messages"], 1);
