@@ -23,6 +23,7 @@ use std::{env, fs};
 use criterion::{BatchSize, Criterion, Throughput};
 use logship::batch::{self, LogEvent};
 use logship::decode::{DecodeLimits, Scratch, decode_data};
+use logship::json::Message;
 
 /// The writer's integration-test shape: this many events at random times over `SPREAD_MS`.
 const SPREAD_EVENTS: usize = 30_000;
@@ -49,7 +50,7 @@ fn decode_all(files: &[PathBuf]) -> Vec<LogEvent> {
             });
         events.extend(doc.log_events.into_iter().map(|e| LogEvent {
             timestamp: e.timestamp,
-            message: e.message.into_owned(),
+            message: Message::from_escaped(e.message),
             origin: i as u32,
         }));
     }
@@ -102,7 +103,7 @@ fn oversize_event(decoded: &[LogEvent]) -> LogEvent {
         if message.len() >= OVERSIZE_BYTES {
             break;
         }
-        message.push_str(&e.message);
+        message.push_str(&e.message.text());
         message.push('\n');
     }
     let mut end = OVERSIZE_BYTES;
@@ -112,7 +113,7 @@ fn oversize_event(decoded: &[LogEvent]) -> LogEvent {
     message.truncate(end);
     LogEvent {
         timestamp: decoded[0].timestamp,
-        message,
+        message: message.into(),
         origin: 0,
     }
 }

@@ -14,6 +14,8 @@
 
 use std::ops::Range;
 
+use crate::json::{self, Message};
+
 /// Maximum events in one PutLogEvents request.
 pub const MAX_BATCH_EVENTS: usize = 10_000;
 /// Maximum size of one PutLogEvents request: message bytes + 26 per event.
@@ -32,10 +34,11 @@ pub const MAX_FUTURE_MS: i64 = 2 * 60 * 60 * 1000;
 
 /// A log event on its way to PutLogEvents. `origin` says which input (a Kinesis record, a
 /// payload) it came from, so a failed request can be traced back to what must be retried.
+/// The message is kept JSON-escaped, the way it goes on the wire ([`Message`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogEvent {
     pub timestamp: i64,
-    pub message: String,
+    pub message: Message,
     pub origin: u32,
 }
 
@@ -72,7 +75,8 @@ pub fn split_oversize(event: &LogEvent) -> Option<Vec<LogEvent>> {
     if event.size() <= MAX_EVENT_BYTES {
         return None;
     }
-    let msg = event.message.as_str();
+    let text = event.message.text();
+    let msg = text.as_ref();
     // The marker's length depends on n; grow n until every part fits with its marker.
     let mut n = msg
         .len()
@@ -89,7 +93,7 @@ pub fn split_oversize(event: &LogEvent) -> Option<Vec<LogEvent>> {
                     .enumerate()
                     .map(|(i, p)| LogEvent {
                         timestamp: event.timestamp,
-                        message: format!("[part {}/{}] {}", i + 1, total, p),
+                        message: Message::from_text(&format!("[part {}/{}] {}", i + 1, total, p)),
                         origin: event.origin,
                     })
                     .collect(),
@@ -140,48 +144,33 @@ pub fn plan(events: &mut [LogEvent]) -> Vec<Range<usize>> {
     batches
 }
 
-/// The JSON body of the PutLogEvents request carrying `events` (what the SDK serialises onto
-/// the wire), written straight from the events without intermediate `Value`s. The writer lets
-/// the SDK serialise; this is the same work, for measuring the pipeline up to the wire and for
-/// checking request sizes.
+/// The JSON body of the PutLogEvents request carrying `events`, the bytes the writer sends.
+/// Messages are copied as they are: they are kept escaped ([`Message`]), so this is mostly
+/// `memcpy`. The body is within [`MAX_BATCH_BYTES`] plus JSON punctuation when `events` is a
+/// range [`plan`] returned.
 pub fn request_body(group: &str, stream: &str, events: &[LogEvent], out: &mut Vec<u8>) {
-    #[derive(serde::Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Body<'a> {
-        log_group_name: &'a str,
-        log_stream_name: &'a str,
-        log_events: Events<'a>,
-    }
-    struct Events<'a>(&'a [LogEvent]);
-    impl serde::Serialize for Events<'_> {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            use serde::ser::{SerializeMap, SerializeSeq};
-            struct Event<'a>(&'a LogEvent);
-            impl serde::Serialize for Event<'_> {
-                fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                    let mut m = s.serialize_map(Some(2))?;
-                    m.serialize_entry("timestamp", &self.0.timestamp)?;
-                    m.serialize_entry("message", &self.0.message)?;
-                    m.end()
-                }
-            }
-            let mut seq = s.serialize_seq(Some(self.0.len()))?;
-            for e in self.0 {
-                seq.serialize_element(&Event(e))?;
-            }
-            seq.end()
-        }
-    }
     out.clear();
-    serde_json::to_writer(
-        &mut *out,
-        &Body {
-            log_group_name: group,
-            log_stream_name: stream,
-            log_events: Events(events),
-        },
-    )
-    .expect("serialising strings and numbers into a Vec cannot fail");
+    let mut head = String::with_capacity(64 + group.len() + stream.len());
+    head.push_str("{\"logGroupName\":");
+    json::write_str(group, &mut head);
+    head.push_str(",\"logStreamName\":");
+    json::write_str(stream, &mut head);
+    head.push_str(",\"logEvents\":[");
+    let wire: usize = events.iter().map(|e| e.message.escaped().len() + 40).sum();
+    out.reserve(head.len() + wire + 2);
+    out.extend_from_slice(head.as_bytes());
+    let mut ts = itoa::Buffer::new();
+    for (i, e) in events.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"timestamp\":");
+        out.extend_from_slice(ts.format(e.timestamp).as_bytes());
+        out.extend_from_slice(b",\"message\":\"");
+        out.extend_from_slice(e.message.escaped().as_bytes());
+        out.extend_from_slice(b"\"}");
+    }
+    out.extend_from_slice(b"]}");
 }
 
 /// The fewest requests any correct packing of `events` (sorted) needs: a lower bound from the
@@ -214,7 +203,7 @@ mod tests {
     fn ev(timestamp: i64, len: usize) -> LogEvent {
         LogEvent {
             timestamp,
-            message: "x".repeat(len),
+            message: "x".repeat(len).into(),
             origin: 0,
         }
     }
@@ -247,7 +236,7 @@ mod tests {
         let mut events: Vec<_> = (0..10)
             .map(|i| LogEvent {
                 timestamp: 5 - (i % 2),
-                message: i.to_string(),
+                message: i.to_string().into(),
                 origin: i as u32,
             })
             .collect();
@@ -266,7 +255,12 @@ mod tests {
                 ev(1, 2),
                 LogEvent {
                     timestamp: 2,
-                    message: "é\"".into(),
+                    message: "é\"\n\\".into(),
+                    origin: 0,
+                },
+                LogEvent {
+                    timestamp: -3,
+                    message: "x".into(),
                     origin: 0,
                 },
             ],
@@ -275,7 +269,7 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(
             v,
-            serde_json::json!({"logGroupName": "/g", "logStreamName": "s", "logEvents": [{"timestamp": 1, "message": "xx"}, {"timestamp": 2, "message": "é\""}]})
+            serde_json::json!({"logGroupName": "/g", "logStreamName": "s", "logEvents": [{"timestamp": 1, "message": "xx"}, {"timestamp": 2, "message": "é\"\n\\"}, {"timestamp": -3, "message": "x"}]})
         );
     }
 
@@ -295,7 +289,7 @@ mod tests {
         let msg: String = "ü€𝄞a".repeat(150_000); // 1.5 MB of 1–4 byte characters
         let e = LogEvent {
             timestamp: 1,
-            message: msg.clone(),
+            message: msg.as_str().into(),
             origin: 7,
         };
         let parts = split_oversize(&e).unwrap();
@@ -304,8 +298,9 @@ mod tests {
         for (i, p) in parts.iter().enumerate() {
             assert!(p.size() <= MAX_EVENT_BYTES);
             let marker = format!("[part {}/2] ", i + 1);
-            assert!(p.message.starts_with(&marker));
-            joined.push_str(&p.message[marker.len()..]);
+            let text = p.message.text();
+            assert!(text.starts_with(&marker));
+            joined.push_str(&text[marker.len()..]);
             assert_eq!((p.timestamp, p.origin), (1, 7));
         }
         assert_eq!(joined, msg);

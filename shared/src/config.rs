@@ -330,6 +330,11 @@ impl ReceiverConfig {
     }
 
     /// True when a message passes `INCLUDE_PATTERN` and `EXCLUDE_PATTERN`.
+    /// Whether an include or exclude pattern is set (when not, no message text is read).
+    pub fn filters(&self) -> bool {
+        self.include.is_some() || self.exclude.is_some()
+    }
+
     pub fn keeps(&self, message: &str) -> bool {
         self.include.as_ref().is_none_or(|r| r.is_match(message))
             && !self.exclude.as_ref().is_some_and(|r| r.is_match(message))

@@ -16,7 +16,10 @@ use std::io::Read;
 
 use base64::Engine as _;
 use serde::Deserialize;
-use serde::de::{self, Deserializer, Visitor};
+use serde::de::{self, Deserializer};
+use serde_json::value::RawValue;
+
+use crate::json::{EscapedStr, JsonStrError};
 
 /// Default for `MAX_DECODED_BYTES`: 32 MiB. CloudWatch Logs invokes Lambda asynchronously
 /// (payload ≤ 1 MB) and a Kinesis or Firehose record is ≤ 1 MiB; log text compresses 5–20×, so
@@ -110,17 +113,18 @@ pub struct SubscriptionPayload<'a> {
     pub log_events: Vec<SubscriptionLogEvent<'a>>,
 }
 
-/// One log event of a subscription document.
+/// One log event of a subscription document. `id` and `message` stay JSON-escaped, as they
+/// are in the document: they leave as JSON too (see [`crate::json`]).
 #[derive(Debug, Deserialize, PartialEq, Eq)]
 pub struct SubscriptionLogEvent<'a> {
     /// The event id: a string from CloudWatch Logs, a number from some emulators; both kept
     /// as text.
     #[serde(borrow, deserialize_with = "string_or_number")]
-    pub id: Cow<'a, str>,
+    pub id: EscapedStr<'a>,
     /// Milliseconds since the epoch.
     pub timestamp: i64,
-    #[serde(borrow)]
-    pub message: Cow<'a, str>,
+    #[serde(borrow, deserialize_with = "escaped_string")]
+    pub message: EscapedStr<'a>,
 }
 
 /// Base64 (standard alphabet, as Lambda, Kinesis and Firehose use) to bytes.
@@ -254,33 +258,28 @@ fn source_hint(json: &[u8]) -> SourceHint {
     }
 }
 
-fn string_or_number<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Cow<'a, str>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Cow<'de, str>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a string or a number")
+/// A JSON string, borrowed escaped from the document (serde_json validates it while it skips
+/// it; [`EscapedStr::from_raw_json`] adds the surrogate check and the length).
+fn escaped_string<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<EscapedStr<'a>, D::Error> {
+    let raw = <&'de RawValue>::deserialize(d)?;
+    EscapedStr::from_raw_json(raw.get()).map_err(|e| match e {
+        JsonStrError::NotAString(found) => {
+            de::Error::custom(format_args!("invalid type: {found}, expected a string"))
         }
-        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-            Ok(Cow::Borrowed(v))
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(Cow::Owned(v.to_owned()))
-        }
-        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-            Ok(Cow::Owned(v))
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(Cow::Owned(v.to_string()))
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(Cow::Owned(v.to_string()))
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-            Ok(Cow::Owned(v.to_string()))
-        }
+        other => de::Error::custom(other),
+    })
+}
+
+fn string_or_number<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<EscapedStr<'a>, D::Error> {
+    let raw = <&'de RawValue>::deserialize(d)?.get();
+    match raw.as_bytes().first() {
+        Some(b'"') => EscapedStr::from_raw_json(raw).map_err(de::Error::custom),
+        Some(b'-' | b'0'..=b'9') => Ok(EscapedStr::from_raw_number(raw)),
+        _ => Err(de::Error::custom(format_args!(
+            "invalid type: {}, expected a string or a number",
+            raw.chars().take(40).collect::<String>()
+        ))),
     }
-    d.deserialize_any(V)
 }
 
 #[cfg(test)]
@@ -317,12 +316,15 @@ mod tests {
         assert_eq!(p.message_type, MessageType::Data);
         assert_eq!(p.log_group, "/aws/lambda/a");
         assert_eq!(p.log_events.len(), 2);
-        assert!(
-            matches!(p.log_events[0].message, Cow::Borrowed(_)),
-            "unescaped text is borrowed"
-        );
+        assert_eq!(p.log_events[0].message.escaped(), "plain");
         assert_eq!(p.log_events[1].id, "42");
         assert_eq!(p.log_events[1].message, "esc \"q\" ü");
+        assert_eq!(
+            p.log_events[1].message.escaped(),
+            r#"esc \"q\" \u00fc"#,
+            "kept escaped"
+        );
+        assert_eq!(p.log_events[1].message.len(), "esc \"q\" ü".len());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! logship: the logic of the three Lambda functions, by domain.
 //!
 //! - [`decode`]: subscription payloads (base64 → bounded gzip → JSON), pure.
+//! - [`json`]: messages kept JSON-escaped from the payload to the request body, with their length.
 //! - [`batch`]: the PutLogEvents rules and the packing of events into requests, pure.
 //! - [`writer`]: PutLogEvents through the SDK — creation of what is missing, rejected events.
 //! - [`emf`]: CloudWatch metrics as Embedded Metric Format log lines.
@@ -10,15 +11,18 @@
 //! - [`receiver`]: the subscription receiver — event shapes, filtering, enrichment, summary.
 //! - [`retry`]: retries with backoff and full jitter, bounded by the invocation's deadline.
 //! - [`aws`]: the SDK client, built once per container.
+//! - [`alloc`]: the allocator's settings for a Lambda process.
 //!
 //! The binaries under `functions/` only wire these together.
 
+pub mod alloc;
 pub mod aws;
 pub mod batch;
 pub mod config;
 pub mod decode;
 pub mod emf;
 pub mod insights;
+pub mod json;
 pub mod log_writer;
 pub mod receiver;
 pub mod retry;

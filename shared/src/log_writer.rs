@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 
 use crate::batch::LogEvent;
 use crate::config::{self, CommonConfig, ConfigError};
+use crate::json::Message;
 use crate::writer::{Rejected, StreamBatch, WriteContext, WriteReport, Writer};
 
 /// The log-writer's configuration.
@@ -213,7 +214,7 @@ fn parse_event(i: usize, e: &Value, now_ms: i64, origin: u32) -> Result<LogEvent
     }
     Ok(LogEvent {
         timestamp,
-        message: message.clone(),
+        message: Message::from_text(message),
         origin,
     })
 }
@@ -463,12 +464,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!((r.log_group.as_str(), r.log_stream.as_str()), ("/g", "s"));
-        let got: Vec<(i64, &str, u32)> = r
+        let got: Vec<(i64, String, u32)> = r
             .events
             .iter()
-            .map(|e| (e.timestamp, e.message.as_str(), e.origin))
+            .map(|e| (e.timestamp, e.message.text().into_owned(), e.origin))
             .collect();
-        assert_eq!(got, [(1000, "bare", 7), (1000, "m", 7), (5, "t", 7)]);
+        assert_eq!(
+            got,
+            [
+                (1000, "bare".into(), 7),
+                (1000, "m".into(), 7),
+                (5, "t".into(), 7)
+            ]
+        );
     }
 
     #[test]

@@ -13,19 +13,23 @@
 //! Every event is accounted for in the [`Summary`]:
 //! `events_in = shipped + dropped + rejected + failed`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
-use aws_lambda_events::encodings::Base64Data;
-use aws_lambda_events::firehose::{KinesisFirehoseResponse, KinesisFirehoseResponseRecord};
 use aws_lambda_events::streams::{KinesisBatchItemFailure, KinesisEventResponse};
+use base64::Engine as _;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::batch::LogEvent;
 use crate::config::{MessageFormat, ReceiverConfig, Source};
-use crate::decode::{self, DecodeError, MessageType, Scratch, SubscriptionPayload};
+use crate::decode::{
+    self, DecodeError, MessageType, Scratch, SubscriptionLogEvent, SubscriptionPayload,
+};
 use crate::emf::{MetricRecord, Unit};
+use crate::json::{self, Message};
 use crate::writer::{Rejected, StreamBatch, WriteContext, WriteReport, Writer};
 
 /// Which of the accepted event shapes an invocation carried.
@@ -191,51 +195,97 @@ impl Summary {
 }
 
 /// What an invocation produced: the answer for Lambda (or the error) and its accounting.
+/// The answer is JSON text, serialised once here; the runtime sends it as it is.
 #[derive(Debug)]
 pub struct Outcome {
-    pub result: Result<Value, ReceiverError>,
+    pub result: Result<Box<RawValue>, ReceiverError>,
     pub summary: Summary,
 }
 
+// The event shapes, read straight from the event's JSON text. Strings borrow from it (base64
+// holds nothing to unescape); `Cow` still takes an escaped `\/` from an unusual producer.
+
 #[derive(Deserialize)]
-struct DirectEvent {
-    awslogs: AwsLogs,
+struct DirectEvent<'a> {
+    #[serde(borrow)]
+    awslogs: AwsLogs<'a>,
 }
 
 #[derive(Deserialize)]
-struct AwsLogs {
-    data: String,
+struct AwsLogs<'a> {
+    #[serde(borrow)]
+    data: Cow<'a, str>,
 }
 
 #[derive(Deserialize)]
-struct KinesisEvent {
+struct KinesisEvent<'a> {
+    #[serde(rename = "Records", borrow)]
+    records: Vec<KinesisEventRecord<'a>>,
+}
+
+#[derive(Deserialize)]
+struct KinesisEventRecord<'a> {
+    #[serde(borrow)]
+    kinesis: KinesisRecord<'a>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct KinesisRecord<'a> {
+    #[serde(borrow)]
+    data: Cow<'a, str>,
+    #[serde(borrow)]
+    sequence_number: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FirehoseEvent<'a> {
+    #[serde(borrow)]
+    records: Vec<FirehoseRecord<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FirehoseRecord<'a> {
+    #[serde(borrow)]
+    record_id: Cow<'a, str>,
+    #[serde(borrow)]
+    data: Cow<'a, str>,
+}
+
+/// The top-level keys that tell the shapes apart; values are skipped, not built.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Peek {
+    awslogs: Option<IgnoredAny>,
     #[serde(rename = "Records")]
-    records: Vec<KinesisEventRecord>,
+    kinesis_records: Option<IgnoredAny>,
+    records: Option<IgnoredAny>,
+    invocation_id: Option<IgnoredAny>,
+    delivery_stream_arn: Option<IgnoredAny>,
 }
 
-#[derive(Deserialize)]
-struct KinesisEventRecord {
-    kinesis: KinesisRecord,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct KinesisRecord {
-    data: String,
-    sequence_number: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct FirehoseEvent {
-    records: Vec<FirehoseRecord>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct FirehoseRecord {
-    record_id: String,
-    data: String,
+/// Tells the shape of an event from its JSON text, without building it.
+pub fn detect_raw(event: &RawValue) -> Result<Shape, ReceiverError> {
+    if let Ok(p) = serde_json::from_str::<Peek>(event.get()) {
+        if p.awslogs.is_some() {
+            return Ok(Shape::Direct);
+        } else if p.kinesis_records.is_some() {
+            return Ok(Shape::Kinesis);
+        } else if p.records.is_some()
+            && (p.invocation_id.is_some() || p.delivery_stream_arn.is_some())
+        {
+            return Ok(Shape::Firehose);
+        }
+    }
+    // Not one of ours: build it to say what it is.
+    match serde_json::from_str::<Value>(event.get()) {
+        Ok(v) => detect(&v),
+        Err(e) => Err(ReceiverError::UnknownShape(format!(
+            "the event is not JSON: {e}"
+        ))),
+    }
 }
 
 /// Tells the shape of an event from its top-level keys.
@@ -304,10 +354,10 @@ impl Receiver {
         &self.config
     }
 
-    /// Handles one invocation; writes happen within `ctx`'s deadline.
-    pub async fn handle(&self, event: Value, ctx: WriteContext) -> Outcome {
+    /// Handles one invocation (the event's JSON text); writes happen within `ctx`'s deadline.
+    pub async fn handle(&self, event: &RawValue, ctx: WriteContext) -> Outcome {
         let mut summary = Summary::default();
-        let result = match detect(&event) {
+        let result = match detect_raw(event) {
             Err(e) => Err(e),
             Ok(shape) => {
                 summary.shape = Some(shape);
@@ -323,11 +373,11 @@ impl Receiver {
 
     async fn direct(
         &self,
-        event: Value,
+        event: &RawValue,
         ctx: WriteContext,
         summary: &mut Summary,
-    ) -> Result<Value, ReceiverError> {
-        let e: DirectEvent = from_value(Shape::Direct, event)?;
+    ) -> Result<Box<RawValue>, ReceiverError> {
+        let e: DirectEvent = from_raw(Shape::Direct, event)?;
         let mut scratch = Scratch::default();
         summary.payloads = 1;
         let payload = match decode::decode_data(
@@ -342,13 +392,13 @@ impl Receiver {
             }
         };
         let mut targets = Targets::new();
-        self.collect(&payload, 0, &mut targets, summary);
+        route(&self.config, &payload, 0, &mut targets, summary);
         drop(payload);
         drop(scratch);
         let report = self.writer.write_all(batches(targets), ctx).await;
         summary.add_write(&report);
         match report.error {
-            None => Ok(Value::Null),
+            None => Ok(raw_json("null".into())),
             Some(cause) => Err(ReceiverError::Write {
                 events: report.written + report.rejected.total() + report.failed,
                 written: report.written,
@@ -361,11 +411,11 @@ impl Receiver {
 
     async fn kinesis(
         &self,
-        event: Value,
+        event: &RawValue,
         ctx: WriteContext,
         summary: &mut Summary,
-    ) -> Result<Value, ReceiverError> {
-        let e: KinesisEvent = from_value(Shape::Kinesis, event)?;
+    ) -> Result<Box<RawValue>, ReceiverError> {
+        let e: KinesisEvent = from_raw(Shape::Kinesis, event)?;
         let mut scratch = Scratch::default();
         let mut targets = Targets::new();
         let mut failed = vec![false; e.records.len()];
@@ -376,11 +426,11 @@ impl Receiver {
                 self.config.limits,
                 &mut scratch,
             ) {
-                Ok(payload) => self.collect(&payload, i as u32, &mut targets, summary),
+                Ok(payload) => route(&self.config, &payload, i as u32, &mut targets, summary),
                 Err(err) => {
                     summary.payloads_failed += 1;
                     failed[i] = true;
-                    tracing::warn!(sequence_number = rec.kinesis.sequence_number, error = %err, "Kinesis record cannot be decoded; reporting it as a batch item failure");
+                    tracing::warn!(sequence_number = %rec.kinesis.sequence_number, error = %err, "Kinesis record cannot be decoded; reporting it as a batch item failure");
                 }
             }
         }
@@ -392,69 +442,69 @@ impl Receiver {
         let mut response = KinesisEventResponse::default();
         for (rec, _) in e.records.iter().zip(&failed).filter(|(_, f)| **f) {
             let mut item = KinesisBatchItemFailure::default();
-            item.item_identifier = Some(rec.kinesis.sequence_number.clone());
+            item.item_identifier = Some(rec.kinesis.sequence_number.to_string());
             response.batch_item_failures.push(item);
         }
         summary.records_failed = response.batch_item_failures.len() as u64;
-        serde_json::to_value(response).map_err(|e| ReceiverError::Malformed {
+        let text = serde_json::to_string(&response).map_err(|e| ReceiverError::Malformed {
             shape: Shape::Kinesis,
             message: e.to_string(),
-        })
+        })?;
+        Ok(raw_json(text))
     }
 
-    fn firehose(&self, event: Value, summary: &mut Summary) -> Result<Value, ReceiverError> {
-        let e: FirehoseEvent = from_value(Shape::Firehose, event)?;
+    /// The Firehose answer, written as JSON text directly: one NDJSON buffer reused for every
+    /// record, base64-encoded straight into the answer.
+    fn firehose(
+        &self,
+        event: &RawValue,
+        summary: &mut Summary,
+    ) -> Result<Box<RawValue>, ReceiverError> {
+        let e: FirehoseEvent = from_raw(Shape::Firehose, event)?;
         let mut scratch = Scratch::default();
-        let mut response = KinesisFirehoseResponse::default();
-        for rec in e.records {
+        let mut ndjson = String::new();
+        let b64 = &base64::engine::general_purpose::STANDARD;
+        // The answer is about 4/3 of the NDJSON, itself a little more than the JSON inflated.
+        let mut answer = String::with_capacity(event.get().len() * 8);
+        answer.push_str("{\"records\":[");
+        for (i, rec) in e.records.iter().enumerate() {
             summary.payloads += 1;
-            let mut out = KinesisFirehoseResponseRecord::default();
-            out.record_id = Some(rec.record_id);
+            if i > 0 {
+                answer.push(',');
+            }
+            answer.push_str("{\"recordId\":");
+            json::write_str(&rec.record_id, &mut answer);
             match decode::decode_data(rec.data.as_bytes(), self.config.limits, &mut scratch) {
                 Err(err) => {
                     summary.payloads_failed += 1;
                     summary.records_failed += 1;
-                    tracing::warn!(record_id = out.record_id, error = %err, "Firehose record cannot be decoded; ProcessingFailed");
-                    out.result = Some("ProcessingFailed".into());
-                    out.data = base64_data(base64_decode_lossy(&rec.data));
+                    tracing::warn!(record_id = %rec.record_id, error = %err, "Firehose record cannot be decoded; ProcessingFailed");
+                    answer.push_str(",\"result\":\"ProcessingFailed\",\"data\":\"");
+                    b64.encode_string(base64_decode_lossy(&rec.data), &mut answer);
                 }
                 Ok(payload) => {
-                    let mut targets = Targets::new();
-                    self.collect(&payload, 0, &mut targets, summary);
-                    // One line per event, each ending in a newline so records concatenate.
-                    let mut ndjson = Vec::new();
-                    for ev in targets.into_values().flatten() {
-                        summary.shipped += 1;
-                        ndjson.extend_from_slice(ev.message.as_bytes());
-                        ndjson.push(b'\n');
-                    }
+                    ndjson.clear();
+                    let lines = firehose_lines(&self.config, &payload, summary, &mut ndjson);
+                    summary.shipped += lines;
                     summary.bytes += ndjson.len() as u64;
-                    out.result = Some(if ndjson.is_empty() { "Dropped" } else { "Ok" }.into());
-                    out.data = base64_data(ndjson);
+                    answer.push_str(if lines == 0 {
+                        ",\"result\":\"Dropped\",\"data\":\""
+                    } else {
+                        ",\"result\":\"Ok\",\"data\":\""
+                    });
+                    b64.encode_string(ndjson.as_bytes(), &mut answer);
                 }
             }
-            response.records.push(out);
+            answer.push_str("\"}");
         }
-        serde_json::to_value(response).map_err(|e| ReceiverError::Malformed {
-            shape: Shape::Firehose,
-            message: e.to_string(),
-        })
-    }
-
-    /// Filters and formats one payload's events into `targets`, counting what it drops.
-    fn collect(
-        &self,
-        payload: &SubscriptionPayload<'_>,
-        origin: u32,
-        targets: &mut Targets,
-        summary: &mut Summary,
-    ) {
-        route(&self.config, payload, origin, targets, summary)
+        answer.push_str("]}");
+        Ok(raw_json(answer))
     }
 }
 
 /// Filters and formats one decoded payload's events into `targets` (by target group and
 /// stream), tagging them with `origin` and counting in `summary` what it drops. Pure: no I/O.
+/// Messages stay JSON-escaped ([`Message`]); an envelope is built around them.
 pub fn route(
     config: &ReceiverConfig,
     payload: &SubscriptionPayload<'_>,
@@ -462,12 +512,74 @@ pub fn route(
     targets: &mut Targets,
     summary: &mut Summary,
 ) {
+    let Some((src, group, stream)) = target(config, payload, summary) else {
+        return;
+    };
+    let prefix = match config.message_format {
+        MessageFormat::Raw => None,
+        MessageFormat::Envelope => Some(envelope_prefix(src)),
+    };
+    let events = targets.entry((group, stream)).or_default();
+    events.reserve(payload.log_events.len());
+    let mut text = String::new();
+    for ev in &payload.log_events {
+        if !admit(config, ev, summary) {
+            continue;
+        }
+        let message = match &prefix {
+            None => Message::from_escaped(ev.message),
+            Some(prefix) => {
+                text.clear();
+                envelope_into(prefix, ev, true, &mut text);
+                Message::from_text(&text)
+            }
+        };
+        events.push(LogEvent {
+            timestamp: ev.timestamp,
+            message,
+            origin,
+        });
+    }
+}
+
+/// The Firehose form of one decoded payload: one envelope line per event shipped, each ending
+/// in a newline (so records concatenate), appended to `out`. The same filters and drops as
+/// [`route`]. Returns the number of lines.
+pub fn firehose_lines(
+    config: &ReceiverConfig,
+    payload: &SubscriptionPayload<'_>,
+    summary: &mut Summary,
+    out: &mut String,
+) -> u64 {
+    let Some((src, _, _)) = target(config, payload, summary) else {
+        return 0;
+    };
+    let prefix = envelope_prefix(src);
+    out.reserve(payload.log_events.len() * (prefix.len() + 64));
+    let mut lines = 0;
+    for ev in &payload.log_events {
+        if admit(config, ev, summary) {
+            envelope_into(&prefix, ev, false, out);
+            out.push('\n');
+            lines += 1;
+        }
+    }
+    lines
+}
+
+/// The source of `payload` and the target its events go to; `None` (counted as dropped) when
+/// none of them may be shipped: a control message, or a loop.
+fn target<'p>(
+    config: &ReceiverConfig,
+    payload: &'p SubscriptionPayload<'_>,
+    summary: &mut Summary,
+) -> Option<(Source<'p>, String, String)> {
     let n = payload.log_events.len() as u64;
     summary.events_in += n;
     if payload.message_type == MessageType::Control {
         summary.control_messages += 1;
         summary.dropped.control_message += n;
-        return;
+        return None;
     }
     let src = Source {
         owner: &payload.owner,
@@ -480,114 +592,87 @@ pub fn route(
     {
         summary.dropped.loop_guard += n;
         tracing::warn!(source = %payload.log_group, target = %group, events = n, "events from the function's own log group or the target group are dropped: shipping them would loop");
-        return;
+        return None;
     }
-    let format = if summary.shape == Some(Shape::Firehose) {
-        Format::FirehoseLine
+    Some((src, group, stream))
+}
+
+/// Whether `ev` is shipped; counts it as dropped when not. The text is unescaped only when a
+/// filter must read it.
+fn admit(config: &ReceiverConfig, ev: &SubscriptionLogEvent<'_>, summary: &mut Summary) -> bool {
+    if ev.message.is_empty() {
+        summary.dropped.empty += 1;
+        false
+    } else if config.filters() && !config.keeps(&ev.message.text()) {
+        summary.dropped.filtered += 1;
+        false
     } else {
-        Format::from(config.message_format)
-    };
-    let events = targets.entry((group, stream)).or_default();
-    events.reserve(payload.log_events.len());
-    for ev in &payload.log_events {
-        if ev.message.is_empty() {
-            summary.dropped.empty += 1;
-        } else if !config.keeps(&ev.message) {
-            summary.dropped.filtered += 1;
-        } else {
-            let message = match format {
-                Format::Raw => ev.message.to_string(),
-                Format::Envelope | Format::FirehoseLine => envelope(
-                    src,
-                    &ev.id,
-                    ev.timestamp,
-                    &ev.message,
-                    format == Format::Envelope,
-                ),
-            };
-            events.push(LogEvent {
-                timestamp: ev.timestamp,
-                message,
-                origin,
-            });
-        }
+        true
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    Raw,
-    Envelope,
-    FirehoseLine,
+/// `{"owner":…,"logGroup":…,"logStream":…,"id":"` — the part of every envelope a payload's
+/// events share, escaped once per payload.
+pub fn envelope_prefix(src: Source<'_>) -> String {
+    let mut p = String::with_capacity(64 + src.log_group.len() + src.log_stream.len());
+    p.push_str("{\"owner\":");
+    json::write_str(src.owner, &mut p);
+    p.push_str(",\"logGroup\":");
+    json::write_str(src.log_group, &mut p);
+    p.push_str(",\"logStream\":");
+    json::write_str(src.log_stream, &mut p);
+    p.push_str(",\"id\":\"");
+    p
 }
 
-impl From<MessageFormat> for Format {
-    fn from(f: MessageFormat) -> Self {
-        match f {
-            MessageFormat::Raw => Format::Raw,
-            MessageFormat::Envelope => Format::Envelope,
-        }
-    }
-}
-
-/// The envelope object: source `owner`, `logGroup`, `logStream`, event `id`, `timestamp` and
-/// `message`. With `embed_json`, a message that is itself a JSON object is embedded as an
-/// object (so Logs Insights and downstream tools see its fields), otherwise it is a string.
-pub fn envelope(
-    src: Source<'_>,
-    id: &str,
-    timestamp: i64,
-    message: &str,
+/// Appends the envelope object of `ev` (after [`envelope_prefix`]): source `owner`, `logGroup`,
+/// `logStream`, event `id`, `timestamp` and `message`, compact JSON. The id and message are
+/// copied escaped, as they came. With `embed_json`, a message that is itself a JSON object is
+/// embedded as an object (so Logs Insights and downstream tools see its fields), otherwise it
+/// is a string.
+pub fn envelope_into(
+    prefix: &str,
+    ev: &SubscriptionLogEvent<'_>,
     embed_json: bool,
-) -> String {
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Envelope<'a> {
-        owner: &'a str,
-        log_group: &'a str,
-        log_stream: &'a str,
-        id: &'a str,
-        timestamp: i64,
-        message: Message<'a>,
-    }
-    #[derive(Serialize)]
-    #[serde(untagged)]
-    enum Message<'a> {
-        Json(&'a RawValue),
-        Text(&'a str),
-    }
-    let trimmed = message.trim();
-    let message = match embed_json && trimmed.starts_with('{') && trimmed.ends_with('}') {
-        true => serde_json::from_str::<&RawValue>(trimmed)
-            .map(Message::Json)
-            .unwrap_or(Message::Text(message)),
-        false => Message::Text(message),
+    out: &mut String,
+) {
+    out.push_str(prefix);
+    out.push_str(ev.id.escaped());
+    out.push_str("\",\"timestamp\":");
+    out.push_str(itoa::Buffer::new().format(ev.timestamp));
+    out.push_str(",\"message\":");
+    let text = if embed_json {
+        Some(ev.message.text())
+    } else {
+        None
     };
-    let env = Envelope {
-        owner: src.owner,
-        log_group: src.log_group,
-        log_stream: src.log_stream,
-        id,
-        timestamp,
-        message,
-    };
-    serde_json::to_string(&env).expect("serialising strings and numbers cannot fail")
+    match text.as_deref().map(str::trim) {
+        Some(t)
+            if t.starts_with('{')
+                && t.ends_with('}')
+                && serde_json::from_str::<&RawValue>(t).is_ok() =>
+        {
+            out.push_str(t)
+        }
+        _ => {
+            out.push('"');
+            out.push_str(ev.message.escaped());
+            out.push('"');
+        }
+    }
+    out.push('}');
 }
 
-fn from_value<T: serde::de::DeserializeOwned>(
-    shape: Shape,
-    event: Value,
-) -> Result<T, ReceiverError> {
-    serde_json::from_value(event).map_err(|e| ReceiverError::Malformed {
+/// JSON text the code above wrote, as the answer type the runtime sends unchanged.
+fn raw_json(text: String) -> Box<RawValue> {
+    RawValue::from_string(text).expect("the receiver writes valid JSON")
+}
+
+fn from_raw<'a, T: Deserialize<'a>>(shape: Shape, event: &'a RawValue) -> Result<T, ReceiverError> {
+    serde_json::from_str(event.get()).map_err(|e| ReceiverError::Malformed {
         shape,
         message: e.to_string(),
     })
-}
-
-fn base64_data(bytes: Vec<u8>) -> Base64Data {
-    let mut d = Base64Data::default();
-    d.0 = bytes;
-    d
 }
 
 /// The original record bytes for a ProcessingFailed answer (Firehose keeps the source record

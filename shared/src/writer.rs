@@ -19,13 +19,25 @@ use aws_sdk_cloudwatchlogs::error::SdkError;
 use aws_sdk_cloudwatchlogs::operation::create_log_group::CreateLogGroupError;
 use aws_sdk_cloudwatchlogs::operation::create_log_stream::CreateLogStreamError;
 use aws_sdk_cloudwatchlogs::operation::put_log_events::PutLogEventsError;
-use aws_sdk_cloudwatchlogs::types::{InputLogEvent, RejectedLogEventsInfo};
+use aws_sdk_cloudwatchlogs::types::RejectedLogEventsInfo;
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_types::body::SdkBody;
 use futures_util::StreamExt as _;
 use serde::Serialize;
 
 use crate::batch::{self, LogEvent, Rejection};
 use crate::emf::{MetricRecord, Unit};
 use crate::retry::{self, Backoff, Deadline, RetryError, RetryStats};
+
+/// Replaces a PutLogEvents request's body (the SDK serialised the group and stream only) with
+/// `body` from [`batch::request_body`]. Runs before signing, so the signature covers it.
+fn with_body(body: bytes::Bytes) -> impl Fn(&mut HttpRequest) + Send + Sync + 'static {
+    move |req: &mut HttpRequest| {
+        req.headers_mut()
+            .insert("content-length", body.len().to_string());
+        *req.body_mut() = SdkBody::from(body.clone());
+    }
+}
 
 /// Streams written at once. CloudWatch Logs throttles PutLogEvents per account, not per stream;
 /// a few concurrent streams hide latency without inviting throttling.
@@ -384,18 +396,12 @@ impl Writer {
         stats: &mut RetryStats,
         report: &mut WriteReport,
     ) -> Result<Option<RejectedLogEventsInfo>, WriteError> {
-        let input = || -> Vec<InputLogEvent> {
-            events
-                .iter()
-                .map(|e| {
-                    InputLogEvent::builder()
-                        .timestamp(e.timestamp)
-                        .message(e.message.clone())
-                        .build()
-                        .expect("timestamp and message are set")
-                })
-                .collect()
-        };
+        // The body is serialised once, here, with the messages copied as they are (they are
+        // kept JSON-escaped), and every attempt sends it: the SDK still resolves the endpoint,
+        // signs, sends and parses the answer, but does not build and escape every event again.
+        let mut body = Vec::new();
+        batch::request_body(group, stream, events, &mut body);
+        let body = bytes::Bytes::from(body);
         let put_err = |e: RetryError<PutLogEventsError>| WriteError::PutLogEvents {
             group: group.into(),
             stream: stream.into(),
@@ -406,7 +412,8 @@ impl Writer {
                 .put_log_events()
                 .log_group_name(group)
                 .log_stream_name(stream)
-                .set_log_events(Some(input()))
+                .customize()
+                .mutate_request(with_body(body.clone()))
                 .send()
         };
         match retry::retry(deadline, self.backoff, stats, put).await {

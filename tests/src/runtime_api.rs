@@ -62,8 +62,9 @@ const LOG_LIMIT: usize = 200;
 /// The outcome of one invocation, as the caller of `Invoke` would see it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Invocation {
-    /// The function posted to `/response`. A body that is not JSON becomes a JSON string.
-    Response(Value),
+    /// The function posted to `/response`: the body as it came (read it with
+    /// [`Invocation::response`]).
+    Response(Bytes),
     /// The function posted to `/error` (or the response was over [`MAX_RESPONSE_BYTES`]:
     /// `Function.ResponseSizeTooLarge`, as Lambda reports it).
     Error {
@@ -73,11 +74,20 @@ pub enum Invocation {
 }
 
 impl Invocation {
-    /// The response; panics with the error if the function failed.
+    /// The response as JSON (a body that is not JSON becomes a JSON string); panics with the
+    /// error if the function failed.
     #[track_caller]
     pub fn response(self) -> Value {
+        let body = self.response_bytes();
+        serde_json::from_slice(&body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
+    }
+
+    /// The response body as the function sent it; panics with the error if the function failed.
+    #[track_caller]
+    pub fn response_bytes(self) -> Bytes {
         match self {
-            Invocation::Response(v) => v,
+            Invocation::Response(body) => body,
             Invocation::Error {
                 error_type,
                 error_message,
@@ -93,7 +103,10 @@ impl Invocation {
                 error_type,
                 error_message,
             } => (error_type, error_message),
-            Invocation::Response(v) => panic!("expected an invocation error, got response {v}"),
+            Invocation::Response(body) => panic!(
+                "expected an invocation error, got response {}",
+                String::from_utf8_lossy(&body)
+            ),
         }
     }
 }
@@ -182,6 +195,12 @@ impl RuntimeApi {
     /// Panics if the function does not poll within [`PICKUP_LIMIT`], or does not answer within
     /// `timeout` + [`GRACE`] after pickup; the message carries the requests seen so far.
     pub async fn invoke(&self, event: Value, timeout: Duration) -> Invocation {
+        let body = serde_json::to_vec(&event).expect("serialize the event");
+        self.invoke_bytes(body.into(), timeout).await
+    }
+
+    /// [`RuntimeApi::invoke`] with the event's JSON text, as it goes on the wire.
+    pub async fn invoke_bytes(&self, body: Bytes, timeout: Duration) -> Invocation {
         let id = request_id();
         let (picked_tx, picked_rx) = oneshot::channel();
         let (done_tx, done_rx) = oneshot::channel();
@@ -192,10 +211,9 @@ impl RuntimeApi {
                 done: Some(done_tx),
             },
         );
-        let body = serde_json::to_vec(&event).expect("serialize the event");
         lock(&self.state.queue).push_back(Queued {
             id: id.clone(),
-            body: body.into(),
+            body,
             timeout,
         });
         self.state.queued.notify_waiters();
@@ -410,9 +428,7 @@ fn respond(state: &State, id: &str, body: Bytes) -> Resp {
             false => invalid_id(id),
         };
     }
-    let value = serde_json::from_slice(&body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
-    match complete(state, id, Invocation::Response(value)) {
+    match complete(state, id, Invocation::Response(body)) {
         true => accepted(),
         false => invalid_id(id),
     }
@@ -679,7 +695,8 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let out = api.invoke(json!({}), Duration::from_secs(2)).await;
-        assert_eq!(out, Invocation::Response(json!("plain")));
+        assert_eq!(out.clone().response(), json!("plain"));
+        assert_eq!(out, Invocation::Response(Bytes::from_static(b"plain")));
         assert_eq!(poller.await.unwrap(), StatusCode::ACCEPTED);
     }
 

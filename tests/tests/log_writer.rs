@@ -81,7 +81,7 @@ async fn thirty_thousand_events_in_random_order_over_twenty_hours_read_back_once
         .iter()
         .map(|(t, m)| LogEvent {
             timestamp: *t,
-            message: m.clone(),
+            message: m.as_str().into(),
             origin: 0,
         })
         .collect();

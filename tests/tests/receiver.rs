@@ -6,7 +6,7 @@
 
 use logship::batch::{self, LogEvent};
 use logship::config::ReceiverConfig;
-use logship::receiver::{Outcome, Receiver, Summary};
+use logship::receiver::{Receiver, ReceiverError, Summary};
 use logship::retry::Deadline;
 use logship::writer::{WriteContext, Writer};
 use logship_tests::moto::{Moto, read_all};
@@ -19,6 +19,30 @@ async fn receiver(vars: &[(&str, &str)]) -> Receiver {
     let config = ReceiverConfig::from_lookup(logship_tests::env(vars)).unwrap();
     let writer = Writer::new(Moto::shared().client().await, config.common.writer.clone());
     Receiver::new(config, writer)
+}
+
+/// An invocation's answer, read back as a `Value`, and its accounting.
+struct Outcome {
+    result: Result<Value, ReceiverError>,
+    summary: Summary,
+}
+
+/// The receiver as the runtime drives it: the event as JSON text in, the answer as JSON text.
+trait Invoke {
+    async fn invoke(&self, event: Value, ctx: WriteContext) -> Outcome;
+}
+
+impl Invoke for Receiver {
+    async fn invoke(&self, event: Value, ctx: WriteContext) -> Outcome {
+        let text = serde_json::value::to_raw_value(&event).unwrap();
+        let out = self.handle(&text, ctx).await;
+        Outcome {
+            result: out
+                .result
+                .map(|answer| serde_json::from_str(answer.get()).expect("the answer is JSON")),
+            summary: out.summary,
+        }
+    }
 }
 
 /// An invocation at `now` with 30 s to go.
@@ -59,7 +83,7 @@ async fn direct_sample_is_shipped_and_read_back() {
     let r = receiver(&[("TARGET_LOG_GROUP", &target)]).await;
     let event = payloads::sample("direct.json");
     let doc = &payloads::documents(&event)[0];
-    let Outcome { result, summary } = r.handle(event.clone(), at(now_ms())).await;
+    let Outcome { result, summary } = r.invoke(event.clone(), at(now_ms())).await;
     assert_eq!(result.unwrap(), Value::Null);
     let stream = format!(
         "{}/{}/{}",
@@ -80,7 +104,7 @@ async fn control_message_is_dropped_and_counted() {
     let target = unique("/central/control");
     let r = receiver(&[("TARGET_LOG_GROUP", &target)]).await;
     let Outcome { result, summary } = r
-        .handle(payloads::sample("control-message.json"), at(now_ms()))
+        .invoke(payloads::sample("control-message.json"), at(now_ms()))
         .await;
     assert_eq!(result.unwrap(), Value::Null);
     assert_eq!(
@@ -118,7 +142,7 @@ async fn kinesis_sample_ships_every_record() {
     let event = payloads::sample("kinesis.json");
     let docs = payloads::documents(&event);
     assert!(docs.len() >= 2);
-    let Outcome { result, summary } = r.handle(event, at(now_ms())).await;
+    let Outcome { result, summary } = r.invoke(event, at(now_ms())).await;
     assert_eq!(result.unwrap(), json!({"batchItemFailures": []}));
     let mut expected = std::collections::BTreeMap::<String, Vec<(i64, String)>>::new();
     for d in &docs {
@@ -168,7 +192,7 @@ async fn kinesis_reports_exactly_the_records_that_fail() {
         .iter()
         .map(|r| r["kinesis"]["sequenceNumber"].as_str().unwrap().to_string())
         .collect();
-    let Outcome { result, summary } = r.handle(event, at(now)).await;
+    let Outcome { result, summary } = r.invoke(event, at(now)).await;
     assert_eq!(
         result.unwrap(),
         json!({"batchItemFailures": [{"itemIdentifier": seqs[1]}, {"itemIdentifier": seqs[3]}]})
@@ -214,7 +238,7 @@ async fn kinesis_records_whose_writes_fail_are_reported() {
     Moto::shared()
         .fault(json!({"target": "PutLogEvents", "logGroupName": target, "logStreamName": "refused", "status": 400, "errorType": "InvalidParameterException", "count": 1}))
         .await;
-    let Outcome { result, summary } = r.handle(event, at(now)).await;
+    let Outcome { result, summary } = r.invoke(event, at(now)).await;
     assert_eq!(
         result.unwrap(),
         json!({"batchItemFailures": [{"itemIdentifier": seq}]})
@@ -242,7 +266,7 @@ async fn direct_delivery_fails_the_invocation_when_a_write_fails() {
         "s",
         &[(now - 1, "a".into()), (now, "b".into())],
     );
-    let Outcome { result, summary } = r.handle(payloads::direct(&doc), at(now)).await;
+    let Outcome { result, summary } = r.invoke(payloads::direct(&doc), at(now)).await;
     let err = result.unwrap_err().to_string();
     assert!(
         err.starts_with("2 of 2 events were not written (0 written, 0 rejected): PutLogEvents to"),
@@ -265,7 +289,7 @@ async fn firehose_sample_transforms_records() {
         .map(|r| r["recordId"].as_str().unwrap().to_string())
         .collect();
     let docs = payloads::documents(&event);
-    let Outcome { result, summary } = r.handle(event, at(now_ms())).await;
+    let Outcome { result, summary } = r.invoke(event, at(now_ms())).await;
     let out = result.unwrap();
     let records = out["records"].as_array().unwrap();
     assert_eq!(records.len(), ids.len());
@@ -324,13 +348,13 @@ async fn firehose_undecodable_record_is_processing_failed() {
         ("EXCLUDE_PATTERN", "^DEBUG"),
     ])
     .await;
-    let Outcome { result, summary } = r2.handle(event.clone(), at(now)).await;
+    let Outcome { result, summary } = r2.invoke(event.clone(), at(now)).await;
     let out = result.unwrap();
     assert_eq!(out["records"][0]["result"], "ProcessingFailed");
     assert_eq!(out["records"][1]["result"], "Dropped");
     assert_eq!((summary.records_failed, summary.dropped.filtered), (1, 1));
     assert_conserved(&summary);
-    let Outcome { result, .. } = r.handle(event, at(now)).await;
+    let Outcome { result, .. } = r.invoke(event, at(now)).await;
     assert_eq!(result.unwrap()["records"][1]["result"], "Ok");
 }
 
@@ -351,7 +375,7 @@ async fn templates_and_sanitising_name_the_targets() {
         "web:1/[$LATEST]*x",
         &[(now, "hello".into())],
     );
-    let Outcome { result, summary } = r.handle(payloads::direct(&doc), at(now)).await;
+    let Outcome { result, summary } = r.invoke(payloads::direct(&doc), at(now)).await;
     result.unwrap();
     assert_conserved(&summary);
     let group = format!("{base}/123456789012//aws/ecs/pay_ments");
@@ -415,7 +439,7 @@ async fn malformed_payloads_fail_with_their_cause() {
         ),
     ];
     for (event, expected) in cases {
-        let Outcome { result, summary } = r.handle(event.clone(), at(now)).await;
+        let Outcome { result, summary } = r.invoke(event.clone(), at(now)).await;
         let err = result.expect_err(&event.to_string()).to_string();
         assert!(err.contains(expected), "{event}: {err}");
         assert_eq!(summary.shipped, 0);
@@ -424,7 +448,7 @@ async fn malformed_payloads_fail_with_their_cause() {
     // Schema errors name the source when the document got that far.
     let e = json!({"awslogs": {"data": payloads::b64(&payloads::gzip(br#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/aws/lambda/src","logStream":"s9","logEvents":"no"}"#))}});
     assert!(
-        r.handle(e, at(now))
+        r.invoke(e, at(now))
             .await
             .result
             .unwrap_err()
@@ -468,7 +492,7 @@ async fn filters_loop_guard_and_envelope() {
         payloads::encode(&own),
         payloads::encode(&looped),
     ]);
-    let Outcome { result, summary } = r.handle(event, at(now)).await;
+    let Outcome { result, summary } = r.invoke(event, at(now)).await;
     assert_eq!(result.unwrap(), json!({"batchItemFailures": []}));
     let got: Vec<Value> = messages(&target, "all")
         .await
@@ -515,7 +539,7 @@ async fn twenty_five_thousand_events_out_of_order_over_more_than_a_day() {
         })
         .collect();
     let doc = payloads::document("/aws/lambda/bulk", "s", &events);
-    let Outcome { result, summary } = r.handle(payloads::direct(&doc), at(now)).await;
+    let Outcome { result, summary } = r.invoke(payloads::direct(&doc), at(now)).await;
     result.unwrap();
     assert_eq!(summary.shipped, 25_000);
     assert_conserved(&summary);
@@ -537,7 +561,7 @@ async fn twenty_five_thousand_events_out_of_order_over_more_than_a_day() {
         .iter()
         .map(|(t, m)| LogEvent {
             timestamp: *t,
-            message: m.clone(),
+            message: m.as_str().into(),
             origin: 0,
         })
         .collect();
@@ -566,7 +590,7 @@ async fn oversize_event_is_split_and_reassembles() {
         "s",
         &[(now - 1, "before".into()), (now, big.clone())],
     );
-    let Outcome { result, summary } = r.handle(payloads::direct(&doc), at(now)).await;
+    let Outcome { result, summary } = r.invoke(payloads::direct(&doc), at(now)).await;
     result.unwrap();
     assert_eq!((summary.shipped, summary.split), (2, 1));
     assert_conserved(&summary);
@@ -601,7 +625,7 @@ async fn too_old_and_too_new_are_rejected_and_counted() {
             (now + 3 * 3600 * 1000, "future".into()),
         ],
     );
-    let Outcome { result, summary } = r.handle(payloads::direct(&doc), at(now)).await;
+    let Outcome { result, summary } = r.invoke(payloads::direct(&doc), at(now)).await;
     result.unwrap();
     assert_eq!(
         (
@@ -622,7 +646,7 @@ async fn existing_group_missing_stream_is_created() {
     let r = receiver(&[("TARGET_LOG_GROUP", &target), ("TARGET_LOG_STREAM", "s")]).await;
     let now = now_ms();
     let Outcome { result, .. } = r
-        .handle(
+        .invoke(
             payloads::direct(&payloads::document(
                 "/aws/lambda/a",
                 "s",
@@ -634,7 +658,7 @@ async fn existing_group_missing_stream_is_created() {
     result.unwrap();
     // A second invocation finds both in place: no creation, one request.
     let Outcome { result, summary } = r
-        .handle(
+        .invoke(
             payloads::direct(&payloads::document(
                 "/aws/lambda/a",
                 "s",
@@ -696,7 +720,7 @@ async fn payloads_made_by_the_emulator_itself_decode_and_ship() {
         ("TARGET_LOG_STREAM", "{logGroup}/{logStream}"),
     ])
     .await;
-    let Outcome { result, summary } = r.handle(event, at(now_ms())).await;
+    let Outcome { result, summary } = r.invoke(event, at(now_ms())).await;
     assert_eq!(result.unwrap(), json!({"batchItemFailures": []}));
     assert_eq!(summary.shipped, 20);
     assert_conserved(&summary);
@@ -720,7 +744,7 @@ async fn throttling_is_retried_and_every_event_written_once() {
         "s",
         &[(now - 1, "first".into()), (now, "second".into())],
     );
-    let Outcome { result, summary } = r.handle(payloads::direct(&doc), at(now)).await;
+    let Outcome { result, summary } = r.invoke(payloads::direct(&doc), at(now)).await;
     result.unwrap();
     assert_eq!((summary.shipped, summary.requests), (2, 1));
     assert_conserved(&summary);

@@ -6,7 +6,7 @@ use logship::config::ReceiverConfig;
 use logship::emf::MetricRecord;
 use logship::receiver::Receiver;
 use logship::writer::{WriteContext, Writer};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -20,19 +20,23 @@ async fn main() -> Result<(), Error> {
     );
     let receiver = Receiver::new(config, writer);
     let receiver = &receiver;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let common = &receiver.config().common;
-        let ctx = WriteContext::for_invocation(event.context.deadline, common.deadline_margin);
-        let outcome = receiver.handle(event.payload, ctx).await;
-        outcome.summary.log();
-        outcome
-            .summary
-            .metrics(
-                MetricRecord::new(&common.metrics_namespace)
-                    .dimension("FunctionName", &common.function_name),
-            )
-            .emit(ctx.now_ms);
-        outcome.result.map_err(Error::from)
-    }))
+    // The event is taken as JSON text and the answer given as JSON text: the receiver reads
+    // the shape it needs straight from the bytes and writes its answer once.
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<Box<RawValue>>| async move {
+            let common = &receiver.config().common;
+            let ctx = WriteContext::for_invocation(event.context.deadline, common.deadline_margin);
+            let outcome = receiver.handle(&event.payload, ctx).await;
+            outcome.summary.log();
+            outcome
+                .summary
+                .metrics(
+                    MetricRecord::new(&common.metrics_namespace)
+                        .dimension("FunctionName", &common.function_name),
+                )
+                .emit(ctx.now_ms);
+            outcome.result.map_err(Error::from)
+        },
+    ))
     .await
 }

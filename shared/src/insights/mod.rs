@@ -383,7 +383,7 @@ pub fn row_event(spec: &QuerySpec, window: Window, row: &Row) -> LogEvent {
     o.insert("windowEnd".into(), Value::String(rfc3339(window.end_ms)));
     LogEvent {
         timestamp: row_timestamp(row).unwrap_or(window.end_ms - 1),
-        message: Value::Object(o).to_string(),
+        message: Value::Object(o).to_string().into(),
         origin: 0,
     }
 }
@@ -446,7 +446,7 @@ mod tests {
         ];
         let e = row_event(&s, w, &row);
         assert_eq!(e.timestamp, w.end_ms - 1);
-        let v: Value = serde_json::from_str(&e.message).unwrap();
+        let v: Value = serde_json::from_str(&e.message.text()).unwrap();
         assert_eq!(
             v,
             json!({"service": "billing", "errors": "7", "p99": "n/a", "query": "errors-by-service", "windowStart": "2026-11-22T01:00:00Z", "windowEnd": "2026-11-22T01:05:00Z"})

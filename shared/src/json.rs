@@ -1,0 +1,517 @@
+//! JSON string contents kept escaped, from the subscription document to the PutLogEvents body.
+//!
+//! A log message arrives as a JSON string inside the decoded subscription document and leaves
+//! as a JSON string inside a PutLogEvents request body (or a Firehose NDJSON line). Both are
+//! JSON: the escaped text between the quotes can travel as it is, so the pipeline never
+//! unescapes a message only to escape it again. That is most of the work a forwarder does per
+//! byte on real logs, where JSON-in-JSON messages carry an escape every few characters.
+//!
+//! What the service counts is the *unescaped* UTF-8 length ([`EscapedStr::len`]); it is
+//! computed by counting escape sequences, eight bytes at a time. A message is unescaped only
+//! when something must read its text: an include/exclude filter, an envelope that embeds a
+//! JSON message, splitting an oversize event.
+//!
+//! Validity: an [`EscapedStr`] is only made from text serde_json has already accepted as a JSON
+//! string (control characters and escape syntax checked) or by escaping text here; the length
+//! scan adds the one check serde_json's raw mode skips, that `\u` surrogates come in pairs.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// The content of a JSON string, between its quotes, escapes kept, and the length of the text
+/// it stands for. Borrowed from a decoded document.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct EscapedStr<'a> {
+    escaped: &'a str,
+    len: usize,
+}
+
+/// Why an escaped string was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JsonStrError {
+    #[error("expected a JSON string, found {0}")]
+    NotAString(String),
+    #[error("lone surrogate in \\u escape at byte {0}")]
+    LoneSurrogate(usize),
+    #[error("invalid escape at byte {0}")]
+    InvalidEscape(usize),
+}
+
+impl<'a> EscapedStr<'a> {
+    /// From a raw JSON value serde_json has validated (`"…"` with its quotes, as
+    /// `serde_json::value::RawValue::get` returns it).
+    pub fn from_raw_json(raw: &'a str) -> Result<Self, JsonStrError> {
+        let inner = raw
+            .strip_prefix('"')
+            .and_then(|r| r.strip_suffix('"'))
+            .filter(|_| raw.len() >= 2)
+            .ok_or_else(|| JsonStrError::NotAString(raw.chars().take(40).collect::<String>()))?;
+        Ok(Self {
+            escaped: inner,
+            len: unescaped_len(inner)?,
+        })
+    }
+
+    /// From the raw text of a JSON number: digits, sign, dot and exponent need no escaping.
+    pub fn from_raw_number(raw: &'a str) -> Self {
+        Self {
+            escaped: raw,
+            len: raw.len(),
+        }
+    }
+
+    /// The escaped content, without quotes.
+    pub fn escaped(&self) -> &'a str {
+        self.escaped
+    }
+
+    /// UTF-8 bytes of the text.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The text; borrowed when the content holds no escape.
+    pub fn text(&self) -> Cow<'a, str> {
+        unescape(self.escaped)
+    }
+}
+
+impl fmt::Debug for EscapedStr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{}\"", self.escaped)
+    }
+}
+
+impl PartialEq<str> for EscapedStr<'_> {
+    fn eq(&self, other: &str) -> bool {
+        self.len == other.len() && self.text() == other
+    }
+}
+
+impl PartialEq<&str> for EscapedStr<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        self == *other
+    }
+}
+
+/// An owned [`EscapedStr`]: the message of a log event on its way to PutLogEvents.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Message {
+    escaped: String,
+    len: usize,
+}
+
+impl Message {
+    /// Escapes `text`.
+    pub fn from_text(text: &str) -> Self {
+        let mut escaped = String::with_capacity(text.len() + 8);
+        escape_into(text, &mut escaped);
+        Self {
+            escaped,
+            len: text.len(),
+        }
+    }
+
+    /// Copies an escaped string as it is.
+    pub fn from_escaped(s: EscapedStr<'_>) -> Self {
+        Self {
+            escaped: s.escaped.to_owned(),
+            len: s.len,
+        }
+    }
+
+    pub fn as_escaped(&self) -> EscapedStr<'_> {
+        EscapedStr {
+            escaped: &self.escaped,
+            len: self.len,
+        }
+    }
+
+    /// The escaped content, without quotes: what goes between the quotes on the wire.
+    pub fn escaped(&self) -> &str {
+        &self.escaped
+    }
+
+    /// UTF-8 bytes of the text, as the service counts them.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The text.
+    pub fn text(&self) -> Cow<'_, str> {
+        unescape(&self.escaped)
+    }
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{}\"", self.escaped)
+    }
+}
+
+impl From<&str> for Message {
+    fn from(text: &str) -> Self {
+        Self::from_text(text)
+    }
+}
+
+impl From<String> for Message {
+    fn from(text: String) -> Self {
+        Self::from_text(&text)
+    }
+}
+
+impl PartialEq<str> for Message {
+    fn eq(&self, other: &str) -> bool {
+        self.as_escaped() == *other
+    }
+}
+
+impl PartialEq<&str> for Message {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_escaped() == **other
+    }
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of every byte of `w` that equals `c`, exactly (no false positives from borrows).
+#[inline(always)]
+fn eq_bytes(w: u64, c: u8) -> u64 {
+    let t = w ^ (LO * c as u64);
+    !(((t & !HI).wrapping_add(!HI)) | t) & HI
+}
+
+/// The high bit of every byte of `w` below 0x20 (a control character JSON must escape).
+#[inline(always)]
+fn control_bytes(w: u64) -> u64 {
+    !((w & !HI).wrapping_add(LO * 0x60)) & !w & HI
+}
+
+#[inline(always)]
+fn word(b: &[u8], i: usize) -> u64 {
+    u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"))
+}
+
+/// The UTF-8 length of the text a valid JSON string content stands for: its length less one
+/// byte per two-character escape; `\u` escapes take the careful path.
+fn unescaped_len(escaped: &str) -> Result<usize, JsonStrError> {
+    let b = escaped.as_bytes();
+    let n = b.len();
+    let mut escapes = 0usize;
+    let mut i = 0;
+    // Eight bytes at a time; each backslash found starts an escape whose second byte is
+    // skipped (it may itself be a backslash).
+    while i + 8 <= n {
+        let mut m = eq_bytes(word(b, i), b'\\');
+        let mut next = i + 8;
+        while m != 0 {
+            let k = (m.trailing_zeros() >> 3) as usize;
+            let at = i + k;
+            if b.get(at + 1) == Some(&b'u') {
+                return unescaped_len_slow(escaped);
+            }
+            escapes += 1;
+            if k >= 6 {
+                // The escaped byte is the word's last or lies in the next word.
+                next = at + 2;
+                break;
+            }
+            // Clear this backslash and the byte it escapes.
+            m &= !(0xFFFFu64 << (8 * k));
+        }
+        i = next;
+    }
+    while i < n {
+        if b[i] == b'\\' {
+            if b.get(i + 1) == Some(&b'u') {
+                return unescaped_len_slow(escaped);
+            }
+            escapes += 1;
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    Ok(n - escapes)
+}
+
+/// Byte by byte, with `\u` escapes decoded (a surrogate pair is one 4-byte character; a lone
+/// surrogate is refused, as serde_json refuses it when it reads the string as text).
+fn unescaped_len_slow(escaped: &str) -> Result<usize, JsonStrError> {
+    let b = escaped.as_bytes();
+    let mut len = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            len += 1;
+            i += 1;
+            continue;
+        }
+        match b.get(i + 1) {
+            Some(b'u') => {
+                let (c, used) = decode_u(b, i)?;
+                len += c.len_utf8();
+                i += used;
+            }
+            Some(_) => {
+                len += 1;
+                i += 2;
+            }
+            None => return Err(JsonStrError::InvalidEscape(i)),
+        }
+    }
+    Ok(len)
+}
+
+/// Decodes the `\uXXXX` (or surrogate pair `\uXXXX\uXXXX`) at `b[i..]`: the character and the
+/// bytes it used.
+fn decode_u(b: &[u8], i: usize) -> Result<(char, usize), JsonStrError> {
+    let hex = |at: usize| -> Result<u32, JsonStrError> {
+        let digits = b
+            .get(at..at + 4)
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .ok_or(JsonStrError::InvalidEscape(at))?;
+        u32::from_str_radix(digits, 16).map_err(|_| JsonStrError::InvalidEscape(at))
+    };
+    let hi = hex(i + 2)?;
+    match hi {
+        0xD800..=0xDBFF => {
+            if b.get(i + 6) != Some(&b'\\') || b.get(i + 7) != Some(&b'u') {
+                return Err(JsonStrError::LoneSurrogate(i));
+            }
+            let lo = hex(i + 8)?;
+            if !(0xDC00..=0xDFFF).contains(&lo) {
+                return Err(JsonStrError::LoneSurrogate(i));
+            }
+            let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+            Ok((char::from_u32(c).ok_or(JsonStrError::LoneSurrogate(i))?, 12))
+        }
+        0xDC00..=0xDFFF => Err(JsonStrError::LoneSurrogate(i)),
+        c => Ok((char::from_u32(c).ok_or(JsonStrError::InvalidEscape(i))?, 6)),
+    }
+}
+
+/// The text of valid JSON string content. Borrowed when there is nothing to unescape.
+pub fn unescape(escaped: &str) -> Cow<'_, str> {
+    let b = escaped.as_bytes();
+    let Some(first) = b.iter().position(|&c| c == b'\\') else {
+        return Cow::Borrowed(escaped);
+    };
+    let mut out = String::with_capacity(b.len());
+    out.push_str(&escaped[..first]);
+    let mut i = first;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            // Copy the run up to the next escape in one go (a run never splits a character:
+            // it ends at an ASCII backslash or at the end).
+            let end = b[i..]
+                .iter()
+                .position(|&c| c == b'\\')
+                .map_or(b.len(), |p| i + p);
+            out.push_str(&escaped[i..end]);
+            i = end;
+            continue;
+        }
+        let (c, used) = match b.get(i + 1) {
+            Some(b'"') => ('"', 2),
+            Some(b'\\') => ('\\', 2),
+            Some(b'/') => ('/', 2),
+            Some(b'b') => ('\u{8}', 2),
+            Some(b'f') => ('\u{c}', 2),
+            Some(b'n') => ('\n', 2),
+            Some(b'r') => ('\r', 2),
+            Some(b't') => ('\t', 2),
+            // Validity was established when the string was made; a malformed escape cannot
+            // reach here, but it must not panic either: it is kept as it is.
+            Some(b'u') => decode_u(b, i).unwrap_or(('\u{FFFD}', 2)),
+            _ => ('\\', 1),
+        };
+        out.push(c);
+        i += used;
+    }
+    Cow::Owned(out)
+}
+
+/// Appends `text` escaped as JSON string content (no quotes), as serde_json escapes it:
+/// `"`, `\` and control characters; everything else, non-ASCII included, as it is.
+pub fn escape_into(text: &str, out: &mut String) {
+    let b = text.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    let flush = |out: &mut String, from: usize, to: usize| out.push_str(&text[from..to]);
+    while i < b.len() {
+        if i + 8 <= b.len() {
+            let w = word(b, i);
+            let m = eq_bytes(w, b'"') | eq_bytes(w, b'\\') | control_bytes(w);
+            if m == 0 {
+                i += 8;
+                continue;
+            }
+            i += (m.trailing_zeros() >> 3) as usize;
+        } else if !needs_escape(b[i]) {
+            i += 1;
+            continue;
+        }
+        // b[i] needs escaping (ASCII, so i is a character boundary).
+        flush(out, start, i);
+        match b[i] {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            c => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(HEX[(c >> 4) as usize] as char);
+                out.push(HEX[(c & 0xf) as usize] as char);
+            }
+        }
+        i += 1;
+        start = i;
+    }
+    flush(out, start, b.len());
+}
+
+#[inline]
+fn needs_escape(c: u8) -> bool {
+    c == b'"' || c == b'\\' || c < 0x20
+}
+
+/// Appends `s` as a JSON string, quotes included.
+pub fn write_str(s: &str, out: &mut String) {
+    out.push('"');
+    escape_into(s, out);
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn raw(text: &str) -> String {
+        serde_json::to_string(text).unwrap()
+    }
+
+    #[test]
+    fn masks_are_exact() {
+        for c in 0..=255u8 {
+            let w = u64::from_le_bytes([c, b'\\', c, b'"', 0x1f, 0x20, 0x7f, 0xff]);
+            for (k, byte) in w.to_le_bytes().iter().enumerate() {
+                let bit = 0x80u64 << (8 * k);
+                assert_eq!(eq_bytes(w, b'\\') & bit != 0, *byte == b'\\', "{c} {k}");
+                assert_eq!(control_bytes(w) & bit != 0, *byte < 0x20, "{c} {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn lengths_and_text_of_escapes() {
+        for (json, text) in [
+            (r#""plain""#, "plain"),
+            (r#""a\"b\\c\/d\n\t\r\b\f""#, "a\"b\\c/d\n\t\r\u{8}\u{c}"),
+            (r#""\\\\\\\\\\\\\\\\\\""#, "\\\\\\\\\\\\\\\\\\"),
+            (r#""12345678\"""#, "12345678\""),
+            (r#""1234567\"x""#, "1234567\"x"),
+            (r#""123456\"xy""#, "123456\"xy"),
+            (r#""\u00fc \u20ac \ud83d\ude00 \u0041""#, "ü € 😀 A"),
+            (r#""""#, ""),
+        ] {
+            let s = EscapedStr::from_raw_json(json).unwrap();
+            assert_eq!(s.len(), text.len(), "{json}");
+            assert_eq!(s.text(), text, "{json}");
+            assert_eq!(s, text);
+            assert_eq!(Message::from_escaped(s), text);
+        }
+    }
+
+    #[test]
+    fn lone_surrogates_and_non_strings_are_refused() {
+        assert_eq!(
+            EscapedStr::from_raw_json(r#""x\ud83d""#),
+            Err(JsonStrError::LoneSurrogate(1))
+        );
+        assert_eq!(
+            EscapedStr::from_raw_json(r#""\ude00x""#),
+            Err(JsonStrError::LoneSurrogate(0))
+        );
+        assert_eq!(
+            EscapedStr::from_raw_json(r#""\ud83d\u0041""#),
+            Err(JsonStrError::LoneSurrogate(0))
+        );
+        assert!(matches!(
+            EscapedStr::from_raw_json("42"),
+            Err(JsonStrError::NotAString(_))
+        ));
+        assert!(matches!(
+            EscapedStr::from_raw_json("\""),
+            Err(JsonStrError::NotAString(_))
+        ));
+    }
+
+    #[test]
+    fn escaping_matches_serde_json() {
+        for text in [
+            "",
+            "plain text of some length",
+            "q\"b\\n\nt\tr\rc\u{1}\u{1f}\u{7f} ü 😀",
+            "{\"level\":\"INFO\",\"msg\":\"x\"}",
+        ] {
+            let mut out = String::new();
+            write_str(text, &mut out);
+            assert_eq!(out, raw(text));
+            assert_eq!(Message::from_text(text).text(), text);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_round_trips(text in "(\\PC|[\"\\\\\n\t\u{1}\u{7f}é€😀]){0,80}") {
+            // serde_json's escaping (what an emulator or another writer produces) and ours
+            // both read back as the text, with the service's length.
+            let theirs = raw(&text);
+            let s = EscapedStr::from_raw_json(&theirs).unwrap();
+            prop_assert_eq!(s.len(), text.len());
+            prop_assert_eq!(s.text(), text.as_str());
+            let m = Message::from_text(&text);
+            prop_assert_eq!(format!("\"{}\"", m.escaped()), theirs);
+            prop_assert_eq!(m.len(), text.len());
+        }
+
+        #[test]
+        fn ascii_escaped_input_reads_back(text in "(\\PC|[\"\\\\\n\t\u{1}é€😀]){0,80}") {
+            // Python's json.dumps (ensure_ascii) writes every non-ASCII character as \u.
+            let mut ascii = String::from("\"");
+            for c in text.chars() {
+                match c {
+                    '"' => ascii.push_str("\\\""),
+                    '\\' => ascii.push_str("\\\\"),
+                    c if (c as u32) < 0x20 || !c.is_ascii() => {
+                        let mut units = [0u16; 2];
+                        for u in c.encode_utf16(&mut units) {
+                            ascii.push_str(&format!("\\u{u:04x}"));
+                        }
+                    }
+                    c => ascii.push(c),
+                }
+            }
+            ascii.push('"');
+            let s = EscapedStr::from_raw_json(&ascii).unwrap();
+            prop_assert_eq!(s.len(), text.len());
+            prop_assert_eq!(s.text(), text.as_str());
+        }
+    }
+}
