@@ -9,6 +9,7 @@ use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
+    logship::alloc::keep_freed_memory();
     tracing::init_default_subscriber();
     // Configuration errors stop the function at init, naming the variable.
     let config = LogWriterConfig::from_env()

@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
+    logship::alloc::keep_freed_memory();
     tracing::init_default_subscriber();
     // Configuration errors stop the function at init, naming the variable.
     let config = ReceiverConfig::from_env()
