@@ -222,6 +222,8 @@ fn summary(inputs: &Inputs) {
 }
 
 fn main() {
+    // As the binaries do: freed memory stays for the next round (see logship::alloc).
+    logship::alloc::keep_freed_memory();
     let benchmarking = std::env::args().any(|a| a == "--bench");
     let Some(inputs) = inputs(benchmarking) else {
         return;

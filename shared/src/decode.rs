@@ -21,6 +21,8 @@ use serde_json::value::RawValue;
 
 use crate::json::{EscapedStr, JsonStrError};
 
+mod fast;
+
 /// Default for `MAX_DECODED_BYTES`: 32 MiB. CloudWatch Logs invokes Lambda asynchronously
 /// (payload ≤ 1 MB) and a Kinesis or Firehose record is ≤ 1 MiB; log text compresses 5–20×, so
 /// 32 MiB holds every legitimate payload with room to spare and still fits a 128 MB function.
@@ -155,8 +157,8 @@ pub fn gunzip_bounded(
     limits: DecodeLimits,
     out: &mut Vec<u8>,
 ) -> Result<(), DecodeError> {
-    out.clear();
     if gz.len() < 2 || gz[0] != 0x1f || gz[1] != 0x8b {
+        out.clear();
         let found = gz
             .iter()
             .take(4)
@@ -178,7 +180,9 @@ pub fn gunzip_bounded(
         if isize <= limit {
             // Fast path: libdeflate inflates the whole member in one call into exactly the size
             // the trailer declares (≈3× zlib-rs on log payloads, see benches/pipeline.rs), and
-            // checks the CRC and the size. Memory is bounded by the limit either way.
+            // checks the CRC and the size. Memory is bounded by the limit either way. What the
+            // buffer held before is overwritten, so only its growth is zero-filled.
+            out.truncate(isize);
             out.resize(isize, 0);
             let inflated = INFLATER.with(|d| d.borrow_mut().gzip_decompress(gz, out));
             if matches!(inflated, Ok(got) if got == isize) {
@@ -186,10 +190,11 @@ pub fn gunzip_bounded(
             }
             // A trailer that lies, a damaged stream, trailing members: the streaming inflater
             // below says exactly what is wrong (or decodes what libdeflate would not).
-            out.clear();
         }
+        out.clear();
         out.reserve(isize.min(limit) + 1);
     }
+    out.clear();
     // `take(limit + 1)`: one byte past the limit tells "exactly at the limit" from "over it".
     let mut reader = flate2::bufread::GzDecoder::new(gz).take(limit as u64 + 1);
     match reader.read_to_end(out) {
@@ -216,6 +221,17 @@ thread_local! {
 pub fn parse_payload(json: &[u8]) -> Result<SubscriptionPayload<'_>, DecodeError> {
     let text = std::str::from_utf8(json)
         .map_err(|e| DecodeError::InvalidJson(format!("not UTF-8: {e}")))?;
+    if let Some(doc) = fast::parse(text) {
+        return Ok(doc);
+    }
+    // Not a document the fast reader takes: serde_json reads it or says what is wrong.
+    parse_payload_serde(text)
+}
+
+/// The reference reader (serde_json): the judge of what [`fast`] does not take, and of
+/// [`fast`] itself in the tests.
+fn parse_payload_serde(text: &str) -> Result<SubscriptionPayload<'_>, DecodeError> {
+    let json = text.as_bytes();
     serde_json::from_str(text).map_err(|e| {
         if e.is_data() {
             DecodeError::Schema {

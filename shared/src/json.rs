@@ -245,6 +245,83 @@ fn unescaped_len(escaped: &str) -> Result<usize, JsonStrError> {
     Ok(n - escapes)
 }
 
+/// Scans the JSON string whose content starts at `s[start]` (just after its opening quote),
+/// checking it as serde_json checks a string it reads as text: no control character, only
+/// JSON's escapes, `\u` with four hex digits and surrogates in pairs. Returns the index of the
+/// closing quote and the content, or `None` when the string is invalid or not closed.
+///
+/// One pass, eight bytes at a time: the quote, backslash and control-character masks of a word
+/// say where to look; every escape in a word is handled without reloading it, so escape-dense
+/// JSON-in-JSON messages cost about as much as plain text. The length is counted on the way.
+pub(crate) fn scan_string(s: &str, start: usize) -> Option<(usize, EscapedStr<'_>)> {
+    let b = s.as_bytes();
+    let n = b.len();
+    let mut i = start;
+    // Bytes the escapes take beyond the text they stand for.
+    let mut saved = 0usize;
+    let done = |end: usize, saved: usize| {
+        (
+            end,
+            EscapedStr {
+                escaped: &s[start..end],
+                len: end - start - saved,
+            },
+        )
+    };
+    'words: loop {
+        if i + 8 <= n {
+            let w = word(b, i);
+            let mut m = eq_bytes(w, b'"') | eq_bytes(w, b'\\') | control_bytes(w);
+            while m != 0 {
+                let k = (m.trailing_zeros() >> 3) as usize;
+                let at = i + k;
+                match b[at] {
+                    b'"' => return Some(done(at, saved)),
+                    b'\\' => match *b.get(at + 1)? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {
+                            saved += 1;
+                            if k >= 6 {
+                                // The escaped byte ends this word or starts the next.
+                                i = at + 2;
+                                continue 'words;
+                            }
+                            // Clear the backslash and the byte it escapes.
+                            m &= !(0xFFFFu64 << (8 * k));
+                        }
+                        b'u' => {
+                            let (c, used) = decode_u(b, at).ok()?;
+                            saved += used - c.len_utf8();
+                            i = at + used;
+                            continue 'words;
+                        }
+                        _ => return None,
+                    },
+                    _ => return None, // a control character
+                }
+            }
+            i += 8;
+        } else {
+            match *b.get(i)? {
+                b'"' => return Some(done(i, saved)),
+                b'\\' => match *b.get(i + 1)? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {
+                        saved += 1;
+                        i += 2;
+                    }
+                    b'u' => {
+                        let (c, used) = decode_u(b, i).ok()?;
+                        saved += used - c.len_utf8();
+                        i += used;
+                    }
+                    _ => return None,
+                },
+                c if c < 0x20 => return None,
+                _ => i += 1,
+            }
+        }
+    }
+}
+
 /// Byte by byte, with `\u` escapes decoded (a surrogate pair is one 4-byte character; a lone
 /// surrogate is refused, as serde_json refuses it when it reads the string as text).
 fn unescaped_len_slow(escaped: &str) -> Result<usize, JsonStrError> {
@@ -279,9 +356,11 @@ fn decode_u(b: &[u8], i: usize) -> Result<(char, usize), JsonStrError> {
     let hex = |at: usize| -> Result<u32, JsonStrError> {
         let digits = b
             .get(at..at + 4)
-            .and_then(|d| std::str::from_utf8(d).ok())
+            .filter(|d| d.iter().all(u8::is_ascii_hexdigit))
             .ok_or(JsonStrError::InvalidEscape(at))?;
-        u32::from_str_radix(digits, 16).map_err(|_| JsonStrError::InvalidEscape(at))
+        Ok(digits
+            .iter()
+            .fold(0, |v, d| (v << 4) | (*d as char).to_digit(16).unwrap_or(0)))
     };
     let hi = hex(i + 2)?;
     match hi {
@@ -477,7 +556,69 @@ mod tests {
         }
     }
 
+    /// `scan_string` on a whole JSON string literal: the content, or None.
+    fn scan(literal: &str) -> Option<EscapedStr<'_>> {
+        let (end, s) = scan_string(literal, 1)?;
+        assert_eq!(end, literal.len() - 1, "{literal}: the closing quote");
+        Some(s)
+    }
+
+    #[test]
+    fn scan_agrees_with_serde_on_hand_picked_strings() {
+        for literal in [
+            r#""""#,
+            r#""plain""#,
+            r#""a\"b\\c\/d\n\t\r\b\f""#,
+            r#""12345678\"""#,
+            r#""1234567\"x""#,
+            r#""123456\"xy""#,
+            r#""\u00fc \u20AC \ud83d\ude00 \u0041""#,
+            r#""\ud83d""#,
+            r#""\ude00""#,
+            r#""\u+123""#,
+            r#""\u12""#,
+            r#""\x""#,
+            "\"tab\there\"",
+            "\"nul\u{0}\"",
+            r#""unterminated"#,
+            r#""ends with backslash\"#,
+            r#""12345678901234\"#,
+        ] {
+            let serde = serde_json::from_str::<String>(literal).ok();
+            let ours = std::panic::catch_unwind(|| scan(literal)).ok().flatten();
+            assert_eq!(
+                ours.map(|s| (s.len(), s.text().into_owned())),
+                serde.map(|t| (t.len(), t)),
+                "{literal}"
+            );
+        }
+    }
+
     proptest! {
+        #[test]
+        fn scan_agrees_with_serde(
+            body in "([a-z\"\\\\/ \t\u{1}é😀]|\\\\[\"\\\\/bfnrtux]|\\\\u[0-9a-fA-FdD]{4}){0,40}",
+            tail in "[a-z\"]{0,3}",
+        ) {
+            // Random, often invalid string bodies: where serde_json reads a string, the scan
+            // reads the same text and length; where serde refuses, so does the scan.
+            let literal = format!("\"{body}{tail}");
+            let serde = serde_json::Deserializer::from_str(&literal)
+                .into_iter::<String>()
+                .next()
+                .and_then(Result::ok);
+            let ours = scan_string(&literal, 1).map(|(end, s)| (end, s.len(), s.text().into_owned()));
+            match serde {
+                Some(t) => {
+                    let (end, len, text) = ours.expect("serde read it");
+                    prop_assert_eq!(&literal[end..end + 1], "\"");
+                    prop_assert_eq!(len, t.len());
+                    prop_assert_eq!(text, t);
+                }
+                None => prop_assert!(ours.is_none(), "serde refused {literal:?}, scan read {ours:?}"),
+            }
+        }
+
         #[test]
         fn any_text_round_trips(text in "(\\PC|[\"\\\\\n\t\u{1}\u{7f}é€😀]){0,80}") {
             // serde_json's escaping (what an emulator or another writer produces) and ours

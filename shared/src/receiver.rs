@@ -337,16 +337,29 @@ pub fn batches(targets: Targets) -> Vec<StreamBatch> {
         .collect()
 }
 
-/// The receiver: configuration and writer, built once per container.
-#[derive(Debug, Clone)]
+/// The receiver: configuration, writer and decoding buffers, built once per container.
+#[derive(Debug)]
 pub struct Receiver {
     config: ReceiverConfig,
     writer: Writer,
+    /// Kept from one invocation to the next: the multi-MB inflated document is not allocated
+    /// and zero-filled again each time. Locked only while decoding (never across a write).
+    scratch: std::sync::Mutex<Scratch>,
 }
 
 impl Receiver {
     pub fn new(config: ReceiverConfig, writer: Writer) -> Self {
-        Self { config, writer }
+        Self {
+            config,
+            writer,
+            scratch: Default::default(),
+        }
+    }
+
+    fn scratch(&self) -> std::sync::MutexGuard<'_, Scratch> {
+        // A panic while decoding cannot leave the buffers in a state that matters: they are
+        // overwritten before they are read.
+        self.scratch.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn config(&self) -> &ReceiverConfig {
@@ -377,23 +390,18 @@ impl Receiver {
         summary: &mut Summary,
     ) -> Result<Box<RawValue>, ReceiverError> {
         let e: DirectEvent = from_raw(Shape::Direct, event)?;
-        let mut scratch = Scratch::default();
         summary.payloads = 1;
-        let payload = match decode::decode_data(
-            e.awslogs.data.as_bytes(),
-            self.config.limits,
-            &mut scratch,
-        ) {
-            Ok(p) => p,
-            Err(err) => {
-                summary.payloads_failed = 1;
-                return Err(err.into());
-            }
-        };
         let mut targets = Targets::new();
-        route(&self.config, &payload, 0, &mut targets, summary);
-        drop(payload);
-        drop(scratch);
+        {
+            let mut scratch = self.scratch();
+            match decode::decode_data(e.awslogs.data.as_bytes(), self.config.limits, &mut scratch) {
+                Ok(payload) => route(&self.config, &payload, 0, &mut targets, summary),
+                Err(err) => {
+                    summary.payloads_failed = 1;
+                    return Err(err.into());
+                }
+            }
+        }
         let report = self.writer.write_all(batches(targets), ctx).await;
         summary.add_write(&report);
         match report.error {
@@ -415,21 +423,23 @@ impl Receiver {
         summary: &mut Summary,
     ) -> Result<Box<RawValue>, ReceiverError> {
         let e: KinesisEvent = from_raw(Shape::Kinesis, event)?;
-        let mut scratch = Scratch::default();
         let mut targets = Targets::new();
         let mut failed = vec![false; e.records.len()];
-        for (i, rec) in e.records.iter().enumerate() {
-            summary.payloads += 1;
-            match decode::decode_data(
-                rec.kinesis.data.as_bytes(),
-                self.config.limits,
-                &mut scratch,
-            ) {
-                Ok(payload) => route(&self.config, &payload, i as u32, &mut targets, summary),
-                Err(err) => {
-                    summary.payloads_failed += 1;
-                    failed[i] = true;
-                    tracing::warn!(sequence_number = %rec.kinesis.sequence_number, error = %err, "Kinesis record cannot be decoded; reporting it as a batch item failure");
+        {
+            let mut scratch = self.scratch();
+            for (i, rec) in e.records.iter().enumerate() {
+                summary.payloads += 1;
+                match decode::decode_data(
+                    rec.kinesis.data.as_bytes(),
+                    self.config.limits,
+                    &mut scratch,
+                ) {
+                    Ok(payload) => route(&self.config, &payload, i as u32, &mut targets, summary),
+                    Err(err) => {
+                        summary.payloads_failed += 1;
+                        failed[i] = true;
+                        tracing::warn!(sequence_number = %rec.kinesis.sequence_number, error = %err, "Kinesis record cannot be decoded; reporting it as a batch item failure");
+                    }
                 }
             }
         }
@@ -460,7 +470,7 @@ impl Receiver {
         summary: &mut Summary,
     ) -> Result<Box<RawValue>, ReceiverError> {
         let e: FirehoseEvent = from_raw(Shape::Firehose, event)?;
-        let mut scratch = Scratch::default();
+        let mut scratch = self.scratch();
         let mut ndjson = String::new();
         let b64 = &base64_simd::STANDARD;
         // The answer is 4/3 of the NDJSON, itself a little more than the JSON inflated, which

@@ -120,6 +120,8 @@ struct Queued {
 struct Pending {
     picked_up: Option<oneshot::Sender<()>>,
     done: Option<oneshot::Sender<Invocation>>,
+    /// When `/next` handed the invocation out.
+    handed_out: Option<Instant>,
 }
 
 struct State {
@@ -131,6 +133,7 @@ struct State {
     next_polls: AtomicUsize,
     init_error: Mutex<Option<Value>>,
     log: Mutex<VecDeque<String>>,
+    durations: Mutex<Vec<Duration>>,
 }
 
 impl State {
@@ -170,6 +173,7 @@ impl RuntimeApi {
             queued: Notify::new(),
             pending: Mutex::new(HashMap::new()),
             first_next_at: OnceLock::new(),
+            durations: Mutex::new(Vec::new()),
             next_polls: AtomicUsize::new(0),
             init_error: Mutex::new(None),
             log: Mutex::new(VecDeque::new()),
@@ -209,6 +213,7 @@ impl RuntimeApi {
             Pending {
                 picked_up: Some(picked_tx),
                 done: Some(done_tx),
+                handed_out: None,
             },
         );
         lock(&self.state.queue).push_back(Queued {
@@ -244,6 +249,13 @@ impl RuntimeApi {
                 );
             }
         }
+    }
+
+    /// Each completed invocation's duration as Lambda bills it: from `/next` handing the event
+    /// out to the `/response` (or `/error`) body fully received. Time between invocations
+    /// (this server queueing the next event, its caller checking answers) is not in it.
+    pub fn durations(&self) -> Vec<Duration> {
+        lock(&self.state.durations).clone()
     }
 
     /// When the first `GET /next` arrived: the end of the function's init (cold start).
@@ -388,11 +400,11 @@ async fn next(state: &State) -> Resp {
         // Cancel-safe: if the function hangs up mid-poll, hyper drops this future; nothing popped.
         notified.await;
     };
-    if let Some(tx) = lock(&state.pending)
-        .get_mut(&queued.id)
-        .and_then(|p| p.picked_up.take())
-    {
-        let _ = tx.send(());
+    if let Some(p) = lock(&state.pending).get_mut(&queued.id) {
+        p.handed_out = Some(Instant::now());
+        if let Some(tx) = p.picked_up.take() {
+            let _ = tx.send(());
+        }
     }
     let deadline = SystemTime::now() + queued.timeout;
     let deadline_ms = deadline
@@ -454,6 +466,9 @@ fn complete(state: &State, id: &str, outcome: Invocation) -> bool {
     let Some(pending) = lock(&state.pending).remove(id) else {
         return false;
     };
+    if let Some(at) = pending.handed_out {
+        lock(&state.durations).push(at.elapsed());
+    }
     if let Some(tx) = pending.done {
         let _ = tx.send(outcome);
     }
