@@ -303,10 +303,12 @@ impl ReceiverConfig {
                 .trim()
                 .parse::<usize>()
                 .ok()
-                .filter(|n| *n > 0)
+                // At most 4 GiB: far above any Lambda's memory, and what lets a payload's
+                // messages share one buffer indexed by u32 (json::Arena).
+                .filter(|n| (1..=u32::MAX as usize).contains(n))
                 .ok_or_else(|| ConfigError::Invalid {
                     var: "MAX_DECODED_BYTES",
-                    reason: format!("{v:?} is not a positive number of bytes"),
+                    reason: format!("{v:?} is not a number of bytes from 1 to 4294967295"),
                 })?,
         };
         Ok(Self {
@@ -443,6 +445,22 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .starts_with("TARGET_RETENTION_DAYS:")
+        );
+        assert!(
+            cfg(&[
+                ("TARGET_LOG_GROUP", "/c"),
+                ("MAX_DECODED_BYTES", "4294967296")
+            ])
+            .unwrap_err()
+            .to_string()
+            .contains("from 1 to 4294967295")
+        );
+        assert!(
+            cfg(&[
+                ("TARGET_LOG_GROUP", "/c"),
+                ("MAX_DECODED_BYTES", "4294967295")
+            ])
+            .is_ok()
         );
     }
 

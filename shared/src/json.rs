@@ -17,6 +17,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 /// The content of a JSON string, between its quotes, escapes kept, and the length of the text
 /// it stands for. Borrowed from a decoded document.
@@ -99,9 +100,15 @@ impl PartialEq<&str> for EscapedStr<'_> {
 }
 
 /// An owned [`EscapedStr`]: the message of a log event on its way to PutLogEvents.
-#[derive(Clone, PartialEq, Eq, Default)]
+///
+/// The escaped text lives in a shared buffer: the messages of one payload are copied into one
+/// [`Arena`] and each event holds a range of it, so routing a payload costs one allocation,
+/// not one per event. A message made from text has a buffer of its own.
+#[derive(Clone)]
 pub struct Message {
-    escaped: String,
+    buf: Arc<String>,
+    start: u32,
+    end: u32,
     len: usize,
 }
 
@@ -110,30 +117,34 @@ impl Message {
     pub fn from_text(text: &str) -> Self {
         let mut escaped = String::with_capacity(text.len() + 8);
         escape_into(text, &mut escaped);
-        Self {
-            escaped,
-            len: text.len(),
-        }
+        Self::whole(escaped, text.len())
     }
 
     /// Copies an escaped string as it is.
     pub fn from_escaped(s: EscapedStr<'_>) -> Self {
+        Self::whole(s.escaped.to_owned(), s.len)
+    }
+
+    fn whole(escaped: String, len: usize) -> Self {
+        let end = u32::try_from(escaped.len()).expect("a message under 4 GiB");
         Self {
-            escaped: s.escaped.to_owned(),
-            len: s.len,
+            buf: Arc::new(escaped),
+            start: 0,
+            end,
+            len,
         }
     }
 
     pub fn as_escaped(&self) -> EscapedStr<'_> {
         EscapedStr {
-            escaped: &self.escaped,
+            escaped: self.escaped(),
             len: self.len,
         }
     }
 
     /// The escaped content, without quotes: what goes between the quotes on the wire.
     pub fn escaped(&self) -> &str {
-        &self.escaped
+        &self.buf[self.start as usize..self.end as usize]
     }
 
     /// UTF-8 bytes of the text, as the service counts them.
@@ -147,13 +158,67 @@ impl Message {
 
     /// The text.
     pub fn text(&self) -> Cow<'_, str> {
-        unescape(&self.escaped)
+        unescape(self.escaped())
+    }
+}
+
+impl Default for Message {
+    fn default() -> Self {
+        Self::whole(String::new(), 0)
+    }
+}
+
+impl PartialEq for Message {
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len && self.escaped() == other.escaped()
+    }
+}
+
+impl Eq for Message {}
+
+/// Escaped strings copied into one buffer, then handed out as [`Message`]s sharing it.
+#[derive(Debug, Default)]
+pub struct Arena {
+    buf: String,
+    spans: Vec<(u32, u32, usize)>,
+}
+
+impl Arena {
+    /// An empty arena with room for `bytes` of escaped text.
+    pub fn with_capacity(bytes: usize) -> Self {
+        Self {
+            buf: String::with_capacity(bytes),
+            spans: Vec::new(),
+        }
+    }
+
+    /// Copies `s` in; its message is the next [`Arena::finish`] yields. `None` once the arena
+    /// would pass 4 GiB (the caller starts another).
+    pub fn push(&mut self, s: EscapedStr<'_>) -> Option<()> {
+        let start = u32::try_from(self.buf.len()).ok()?;
+        let end = u32::try_from(self.buf.len() + s.escaped.len()).ok()?;
+        self.buf.push_str(s.escaped);
+        self.spans.push((start, end, s.len));
+        Some(())
+    }
+
+    /// The messages pushed, in order, sharing one buffer.
+    pub fn finish(self) -> impl Iterator<Item = Message> {
+        let buf = Arc::new(self.buf);
+        self.spans
+            .into_iter()
+            .map(move |(start, end, len)| Message {
+                buf: Arc::clone(&buf),
+                start,
+                end,
+                len,
+            })
     }
 }
 
 impl fmt::Debug for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "\"{}\"", self.escaped)
+        write!(f, "\"{}\"", self.escaped())
     }
 }
 
@@ -515,6 +580,23 @@ mod tests {
             assert_eq!(s, text);
             assert_eq!(Message::from_escaped(s), text);
         }
+    }
+
+    #[test]
+    fn an_arena_hands_out_its_messages_in_order() {
+        let mut arena = Arena::with_capacity(8);
+        for json in [r#""a\"b""#, r#""""#, r#""plain text""#] {
+            arena
+                .push(EscapedStr::from_raw_json(json).unwrap())
+                .unwrap();
+        }
+        let got: Vec<Message> = arena.finish().collect();
+        assert_eq!(
+            got,
+            ["a\"b".into(), "".into(), Message::from_text("plain text")]
+        );
+        assert_eq!(got[0].len(), 3);
+        assert_eq!(got[0].escaped(), r#"a\"b"#);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use crate::decode::{
     self, DecodeError, MessageType, Scratch, SubscriptionLogEvent, SubscriptionPayload,
 };
 use crate::emf::{MetricRecord, Unit};
-use crate::json::{self, Message};
+use crate::json::{self, Arena, Message};
 use crate::writer::{Rejected, StreamBatch, WriteContext, WriteReport, Writer};
 
 /// Which of the accepted event shapes an invocation carried.
@@ -526,30 +526,49 @@ pub fn route(
     let Some((src, group, stream)) = target(config, payload, summary) else {
         return;
     };
-    let prefix = match config.message_format {
-        MessageFormat::Raw => None,
-        MessageFormat::Envelope => Some(envelope_prefix(src)),
-    };
     let events = targets.entry((group, stream)).or_default();
-    events.reserve(payload.log_events.len());
-    let mut text = String::new();
-    for ev in &payload.log_events {
-        if !admit(config, ev, summary) {
-            continue;
-        }
-        let message = match &prefix {
-            None => Message::from_escaped(ev.message),
-            Some(prefix) => {
-                text.clear();
-                envelope_into(prefix, ev, true, &mut text);
-                Message::from_text(&text)
+    match config.message_format {
+        MessageFormat::Raw => {
+            // The kept messages, escaped as they came, copied into one buffer they share.
+            let capacity = payload
+                .log_events
+                .iter()
+                .map(|e| e.message.escaped().len())
+                .sum();
+            let mut arena = Arena::with_capacity(capacity);
+            let mut timestamps = Vec::with_capacity(payload.log_events.len());
+            for ev in &payload.log_events {
+                if admit(config, ev, summary) {
+                    arena
+                        .push(ev.message)
+                        .expect("messages of a document within MAX_DECODED_BYTES (≤ 4 GiB)");
+                    timestamps.push(ev.timestamp);
+                }
             }
-        };
-        events.push(LogEvent {
-            timestamp: ev.timestamp,
-            message,
-            origin,
-        });
+            events.reserve(timestamps.len());
+            events.extend(timestamps.into_iter().zip(arena.finish()).map(
+                |(timestamp, message)| LogEvent {
+                    timestamp,
+                    message,
+                    origin,
+                },
+            ));
+        }
+        MessageFormat::Envelope => {
+            let prefix = envelope_prefix(src);
+            let mut text = String::new();
+            for ev in &payload.log_events {
+                if admit(config, ev, summary) {
+                    text.clear();
+                    envelope_into(&prefix, ev, true, &mut text);
+                    events.push(LogEvent {
+                        timestamp: ev.timestamp,
+                        message: Message::from_text(&text),
+                        origin,
+                    });
+                }
+            }
+        }
     }
 }
 
