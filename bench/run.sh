@@ -10,11 +10,13 @@
 #   4. python3 bench/python_firehose.py  — the Firehose transformation in Python
 #   5. the measure example (tests/examples/measure.rs): artifact sizes, cold start, peak RSS,
 #      the Firehose path through the release binary under the Runtime API
-#   6. one summary table: figure, value, budget, PASS/FAIL
+#   6. PAIRS alternating runs of 2-5 (Python, then Rust): the figures the ratio budgets check
+#   7. one summary table: figure, value, budget, PASS/FAIL
 #
 # Every process it starts runs in its own process group and is stopped on exit or interrupt.
 # Raw outputs are kept in target/bench-run/. Environment: ROUNDS (Firehose rounds, 5),
-# RECORDS (Firehose records per invocation, 4), COLD_RUNS (5), PIPELINE_ID / FLOOR_ID
+# RECORDS (Firehose records per invocation, 4), COLD_RUNS (5), PAIRS (alternating Python/Rust
+# runs the budgets are checked on, 5), PIPELINE_ID / FLOOR_ID
 # (regular expressions picking the criterion ids of the full pipeline and of the gunzip floor),
 # SUMMARY_ONLY=1 (print the table of the last run's outputs again, measuring nothing).
 set -uo pipefail
@@ -28,7 +30,7 @@ export BUDGET_COLD_START_MS=15        # median of COLD_RUNS, process start -> fi
 export BUDGET_PEAK_RSS_MIB=48         # a ~1 MB direct delivery decoded and shipped
 export BUDGET_ARM64_BYTES=$((8 * 1024 * 1024))  # each stripped arm64 bootstrap
 
-export ROUNDS=${ROUNDS:-5} RECORDS=${RECORDS:-4} COLD_RUNS=${COLD_RUNS:-5}
+export ROUNDS=${ROUNDS:-5} RECORDS=${RECORDS:-4} COLD_RUNS=${COLD_RUNS:-5} PAIRS=${PAIRS:-5}
 # Criterion ids (group/function) of the full pipeline and of the gunzip-only floor.
 export PIPELINE_ID=${PIPELINE_ID:-'pipeline(/full|/receiver)?$|/pipeline$|full'}
 export FLOOR_ID=${FLOOR_ID:-'gunzip|inflate'}
@@ -96,6 +98,19 @@ step python-firehose python3 bench/python_firehose.py "$PAYLOADS" "$ROUNDS" "$RE
 
 LOGSHIP_BIN_DIR=target/release step measure target/release/examples/measure all \
     --runs "$COLD_RUNS" --rounds "$ROUNDS" --records "$RECORDS"
+
+# ---- alternating pairs: the budgets' figures ---------------------------------------------------
+# Other load on a shared VM slows any one phase by up to ±40 %, so a ratio of one Python run to
+# one Rust run measures the neighbours as much as the code. The budgets are checked on PAIRS
+# alternating runs instead, Python then Rust, the best of each side against the best of the
+# other (other load only ever slows a CPU-bound loop, and both sides get the same chances).
+for k in $(seq 1 "$PAIRS"); do
+    step "pair-python-pipeline-$k" python3 ../shared/bench/python_pipeline.py "$PAYLOADS" 1
+    step "pair-rust-pipeline-$k" cargo bench --locked -p logship --bench pipeline -- --summary-only
+    step "pair-python-firehose-$k" python3 bench/python_firehose.py "$PAYLOADS" "$ROUNDS" "$RECORDS"
+    LOGSHIP_BIN_DIR=target/release step "pair-rust-firehose-$k" target/release/examples/measure \
+        firehose --rounds "$ROUNDS" --records "$RECORDS"
+done
 
 fi
 
@@ -183,9 +198,7 @@ else:
             row(f"gunzip floor {k}", value)
         elif re.search(env["PIPELINE_ID"], k):
             checked = True
-            ok = v >= float(env["BUDGET_PIPELINE_MBPS"]) and py_pipe is not None \
-                and v >= float(env["BUDGET_PIPELINE_VS_PYTHON"]) * py_pipe
-            row(f"pipeline {k}", value, pipeline_budget, ok)
+            row(f"pipeline {k} (criterion, one run)", value)
         else:
             row(f"stage {k}", value)
     if not checked:
@@ -205,14 +218,47 @@ if fh is None or not py_fh:
     missing("firehose through the binary", fh_budget, "see the measure / python-firehose output")
 else:
     cpu = fig.get("firehose.cpu_mbps")
-    row("firehose through the binary (wall)",
-        f"{fh:.1f} MB/s = {fh / py_fh:.1f}x python", fh_budget,
-        fh >= float(env["BUDGET_FIREHOSE_VS_PYTHON"]) * py_fh)
+    row("firehose through the binary (wall, one run)", f"{fh:.1f} MB/s = {fh / py_fh:.1f}x python")
+    billed = fig.get("firehose.billed_mbps")
+    if billed:
+        row("firehose, Lambda's billed duration", f"{billed:.1f} MB/s = {billed / py_fh:.1f}x python")
     if cpu:
         row("firehose, function CPU time only", f"{cpu:.1f} MB/s = {cpu / py_fh:.1f}x python")
     if "firehose.invoke_ms" in fig:
         row("firehose invocation", f"{fig['firehose.invoke_ms']:.1f} ms for {env['RECORDS']} records "
             f"({fig.get('firehose.decompressed_bytes_per_round', 0) / 1e6:.1f} MB per round)")
+
+# The budgets: best of the alternating pairs on each side.
+def best(prefix, pattern):
+    found = []
+    for name in sorted(os.listdir(out)):
+        if name.startswith(prefix) and name.endswith(".out"):
+            for line in read(name[:-4]).splitlines():
+                m = re.match(pattern, line)
+                if m:
+                    found.append(float(m.group(1)))
+    return (max(found), len(found)) if found else (None, 0)
+
+rust_p, n_rp = best("pair-rust-pipeline-", r"rust full pipeline best\s+([0-9.]+) MB/s")
+py_p, n_pp = best("pair-python-pipeline-", r"python full pipeline\s+([0-9.]+) MB/s")
+rust_f, n_rf = best("pair-rust-firehose-", r"firehose\.mbps\s+([0-9.]+) MB/s")
+py_f, n_pf = best("pair-python-firehose-", r"python firehose\s+([0-9.]+) MB/s")
+if rust_p is None or py_p is None:
+    missing("pipeline, best of alternating runs", pipeline_budget, "no pair-*-pipeline output")
+else:
+    floor = crit.get("pipeline/gunzip/libdeflate")
+    row("pipeline, best of alternating runs",
+        f"{rust_p:.1f} MB/s (of {n_rp}) = {rust_p / py_p:.1f}x python {py_p:.1f} MB/s (of {n_pp})"
+        + (f", {rust_p / floor:.0%} of libdeflate" if floor else ""),
+        pipeline_budget,
+        rust_p >= float(env["BUDGET_PIPELINE_MBPS"])
+        and rust_p >= float(env["BUDGET_PIPELINE_VS_PYTHON"]) * py_p)
+if rust_f is None or py_f is None:
+    missing("firehose through the binary, best of alternating runs", fh_budget, "no pair-*-firehose output")
+else:
+    row("firehose through the binary, best of alternating runs",
+        f"{rust_f:.1f} MB/s (of {n_rf}) = {rust_f / py_f:.1f}x python {py_f:.1f} MB/s (of {n_pf})",
+        fh_budget, rust_f >= float(env["BUDGET_FIREHOSE_VS_PYTHON"]) * py_f)
 
 for fn in ("subscription-receiver", "log-writer", "insights-reporter"):
     med = fig.get(f"cold_start.{fn}.median")

@@ -24,8 +24,10 @@
 //! - **firehose**: the `subscription-receiver` answering Firehose transformation events built
 //!   from `target/bench-payloads` (20 × 2,000 events, generated if missing), `--records` payloads
 //!   per event; one warm-up invocation, then `--rounds` rounds over every event. MB/s of
-//!   decompressed JSON over the wall time of the invoke round trips (event out, answer back and
-//!   parsed), and over the function's own CPU time (`/proc/<pid>/stat`).
+//!   decompressed JSON over the wall time of the invoke round trips (event bytes out, answer
+//!   bytes back; the answers are parsed and checked after the clock stops), over Lambda's
+//!   billed duration (event handed out on `/next` → answer fully received), and over the
+//!   function's own CPU time (`/proc/<pid>/stat`).
 //! - **sizes**: bytes of `target/lambda-arm64/<fn>/bootstrap` (`make build-arm64`) when present,
 //!   and of the binaries in `LOGSHIP_BIN_DIR` (`target/release`).
 
