@@ -266,16 +266,14 @@ impl<'a> Reader<'a> {
     }
 
     fn event(&mut self) -> Option<SubscriptionLogEvent<'a>> {
+        let start = self.i;
+        if let Some(ev) = self.event_as_written() {
+            return Some(ev);
+        }
+        self.i = start;
         let (mut id, mut timestamp, mut message) = (None, None, None);
         self.object(|r, key| match key {
-            "id" => {
-                r.ws();
-                let v = match r.peek()? {
-                    b'"' => r.string()?,
-                    _ => EscapedStr::from_raw_number(r.number()?),
-                };
-                once(&mut id, v)
-            }
+            "id" => once(&mut id, r.id()?),
             "timestamp" => once(&mut timestamp, r.integer()?),
             "message" => once(&mut message, r.string()?),
             _ => r.skip(2),
@@ -285,6 +283,45 @@ impl<'a> Reader<'a> {
             timestamp: timestamp?,
             message: message?,
         })
+    }
+
+    /// The event as CloudWatch Logs writes it — `{"id":…,"timestamp":…,"message":…}`, in
+    /// this order, any whitespace — read without scanning and matching its keys. Anything else
+    /// returns `None` and [`Reader::event`] reads it field by field.
+    fn event_as_written(&mut self) -> Option<SubscriptionLogEvent<'a>> {
+        self.eat(b'{')?;
+        self.known_key(b"\"id\"")?;
+        let id = self.id()?;
+        self.eat(b',')?;
+        self.known_key(b"\"timestamp\"")?;
+        let timestamp = self.integer()?;
+        self.eat(b',')?;
+        self.known_key(b"\"message\"")?;
+        let message = self.string()?;
+        self.eat(b'}')?;
+        Some(SubscriptionLogEvent {
+            id,
+            timestamp,
+            message,
+        })
+    }
+
+    /// The quoted key `quoted` and its colon.
+    fn known_key(&mut self, quoted: &[u8]) -> Option<()> {
+        self.ws();
+        self.bytes()[self.i..]
+            .starts_with(quoted)
+            .then(|| self.i += quoted.len())?;
+        self.eat(b':')
+    }
+
+    /// An event id: a string, or a number kept as its text.
+    fn id(&mut self) -> Option<EscapedStr<'a>> {
+        self.ws();
+        match self.peek()? {
+            b'"' => self.string(),
+            _ => self.number().map(EscapedStr::from_raw_number),
+        }
     }
 }
 
