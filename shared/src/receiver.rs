@@ -31,6 +31,10 @@ use crate::emf::{MetricRecord, Unit};
 use crate::json::{self, Arena, Message};
 use crate::writer::{Rejected, StreamBatch, WriteContext, WriteReport, Writer};
 
+/// Lambda's limit on a synchronous invocation's response (the bytes AWS names in the error):
+/// a Firehose answer past it cannot be delivered, so it is not built.
+pub const LAMBDA_RESPONSE_LIMIT_BYTES: usize = 6_291_556;
+
 /// Which of the accepted event shapes an invocation carried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -65,6 +69,10 @@ pub enum ReceiverError {
     Malformed { shape: Shape, message: String },
     #[error("cannot decode the subscription payload: {0}")]
     Decode(#[from] DecodeError),
+    #[error(
+        "the Firehose answer would exceed Lambda's response limit ({limit} bytes); lower the delivery stream's Lambda buffer size (0.2 MB keeps log payloads well inside it)"
+    )]
+    AnswerTooLarge { limit: usize },
     #[error(
         "{failed} of {events} events were not written ({written} written, {rejected} rejected): {cause}"
     )]
@@ -476,7 +484,13 @@ impl Receiver {
         // The answer is 4/3 of the NDJSON, itself a little more than the JSON inflated, which
         // is 5-20 times the gzip: reserve for the usual case at once (untouched capacity costs
         // no memory) so that the multi-MB answer is not copied as it grows.
-        let mut answer = String::with_capacity(event.get().len().saturating_mul(12));
+        let mut answer = String::with_capacity(
+            event
+                .get()
+                .len()
+                .saturating_mul(12)
+                .min(LAMBDA_RESPONSE_LIMIT_BYTES),
+        );
         answer.push_str("{\"records\":[");
         for (i, rec) in e.records.iter().enumerate() {
             summary.payloads += 1;
@@ -495,7 +509,20 @@ impl Receiver {
                 }
                 Ok(payload) => {
                     ndjson.clear();
-                    let lines = firehose_lines(&self.config, &payload, summary, &mut ndjson);
+                    // What base64 of the NDJSON may take of what is left of the limit.
+                    let budget = LAMBDA_RESPONSE_LIMIT_BYTES.saturating_sub(answer.len()) / 4 * 3;
+                    let Some(lines) =
+                        firehose_lines(&self.config, &payload, summary, &mut ndjson, budget)
+                    else {
+                        // Nothing is answered: every event not dropped on purpose failed, and
+                        // Firehose retries the batch or sends it to its error output.
+                        summary.shipped = 0;
+                        summary.failed = summary.events_in - summary.dropped.total();
+                        summary.records_failed = e.records.len() as u64;
+                        return Err(ReceiverError::AnswerTooLarge {
+                            limit: LAMBDA_RESPONSE_LIMIT_BYTES,
+                        });
+                    };
                     summary.shipped += lines;
                     summary.bytes += ndjson.len() as u64;
                     answer.push_str(if lines == 0 {
@@ -574,27 +601,33 @@ pub fn route(
 
 /// The Firehose form of one decoded payload: one envelope line per event shipped, each ending
 /// in a newline (so records concatenate), appended to `out`. The same filters and drops as
-/// [`route`]. Returns the number of lines.
+/// [`route`]. Returns the number of lines, or `None` as soon as `out` passes `budget` bytes:
+/// each line repeats the source's names, so a document of many small events can inflate many
+/// times over, and an answer past Lambda's limit is not worth the memory.
 pub fn firehose_lines(
     config: &ReceiverConfig,
     payload: &SubscriptionPayload<'_>,
     summary: &mut Summary,
     out: &mut String,
-) -> u64 {
+    budget: usize,
+) -> Option<u64> {
     let Some((src, _, _)) = target(config, payload, summary) else {
-        return 0;
+        return Some(0);
     };
     let prefix = envelope_prefix(src);
-    out.reserve(payload.log_events.len() * (prefix.len() + 64));
+    out.reserve((payload.log_events.len() * (prefix.len() + 64)).min(budget));
     let mut lines = 0;
     for ev in &payload.log_events {
         if admit(config, ev, summary) {
             envelope_into(&prefix, ev, false, out);
             out.push('\n');
             lines += 1;
+            if out.len() > budget {
+                return None;
+            }
         }
     }
-    lines
+    Some(lines)
 }
 
 /// The source of `payload` and the target its events go to; `None` (counted as dropped) when

@@ -359,6 +359,33 @@ async fn firehose_undecodable_record_is_processing_failed() {
 }
 
 #[tokio::test]
+async fn firehose_answer_past_lambdas_limit_fails_the_invocation_unbuilt() {
+    // Many small events from a source with long names: every NDJSON line repeats the names,
+    // so ~1 MB of gzip becomes far more than the 6 MB Lambda can answer.
+    let r = receiver(&[("TARGET_LOG_GROUP", "/central/unused")]).await;
+    let now = now_ms();
+    let group = format!("/aws/lambda/{}", "g".repeat(480));
+    let stream = "s".repeat(500);
+    let events: Vec<(i64, String)> = (0..3_000).map(|i| (now, format!("m{i}"))).collect();
+    let data = payloads::encode(&payloads::document(&group, &stream, &events));
+    let event = payloads::firehose(&[data.clone(), data.clone(), data]);
+    let Outcome { result, summary } = r.invoke(event, at(now)).await;
+    let err = result.unwrap_err().to_string();
+    assert!(
+        err.contains("Lambda's response limit (6291556 bytes)") && err.contains("buffer size"),
+        "{err}"
+    );
+    assert_eq!(summary.shipped, 0);
+    assert_eq!(summary.records_failed, 3);
+    assert!(summary.failed > 0);
+    assert_conserved(&summary);
+    // A record that fits is answered as usual by the same receiver.
+    let small = payloads::encode(&payloads::document(&group, &stream, &events[..10]));
+    let Outcome { result, .. } = r.invoke(payloads::firehose(&[small]), at(now)).await;
+    assert_eq!(result.unwrap()["records"][0]["result"], "Ok");
+}
+
+#[tokio::test]
 async fn templates_and_sanitising_name_the_targets() {
     let base = unique("/central/tpl");
     let r = receiver(&[
