@@ -517,6 +517,7 @@ impl Receiver {
                         // Nothing is answered: every event not dropped on purpose failed, and
                         // Firehose retries the batch or sends it to its error output.
                         summary.shipped = 0;
+                        summary.bytes = 0;
                         summary.failed = summary.events_in - summary.dropped.total();
                         summary.records_failed = e.records.len() as u64;
                         return Err(ReceiverError::AnswerTooLarge {
