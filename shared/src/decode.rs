@@ -174,27 +174,29 @@ pub fn gunzip_bounded(
         });
     }
     let limit = limits.max_decoded_bytes;
-    if gz.len() >= 18 {
+    // ISIZE, the trailer's uncompressed length mod 2^32 (a member is at least 18 bytes).
+    let isize = (gz.len() >= 18).then(|| {
         let n = gz.len();
-        let isize = u32::from_le_bytes([gz[n - 4], gz[n - 3], gz[n - 2], gz[n - 1]]) as usize;
-        if isize <= limit {
-            // Fast path: libdeflate inflates the whole member in one call into exactly the size
-            // the trailer declares (≈3× zlib-rs on log payloads, see benches/pipeline.rs), and
-            // checks the CRC and the size. Memory is bounded by the limit either way. What the
-            // buffer held before is overwritten, so only its growth is zero-filled.
-            out.truncate(isize);
-            out.resize(isize, 0);
-            let inflated = INFLATER.with(|d| d.borrow_mut().gzip_decompress(gz, out));
-            if matches!(inflated, Ok(got) if got == isize) {
-                return Ok(());
-            }
-            // A trailer that lies, a damaged stream, trailing members: the streaming inflater
-            // below says exactly what is wrong (or decodes what libdeflate would not).
+        u32::from_le_bytes([gz[n - 4], gz[n - 3], gz[n - 2], gz[n - 1]]) as usize
+    });
+    if let Some(isize) = isize.filter(|n| *n <= limit) {
+        // Fast path: libdeflate inflates the whole member in one call into exactly the size
+        // the trailer declares (≈3× zlib-rs on log payloads, see benches/pipeline.rs), and
+        // checks the CRC and the size. Memory is bounded by the limit either way. What the
+        // buffer held before is overwritten, so only its growth is zero-filled.
+        out.truncate(isize);
+        out.resize(isize, 0);
+        let inflated = INFLATER.with(|d| d.borrow_mut().gzip_decompress(gz, out));
+        if matches!(inflated, Ok(got) if got == isize) {
+            return Ok(());
         }
-        out.clear();
-        out.reserve(isize.min(limit) + 1);
+        // A trailer that lies, a damaged stream, trailing members: the streaming inflater
+        // below says exactly what is wrong (or decodes what libdeflate would not).
     }
     out.clear();
+    if let Some(isize) = isize {
+        out.reserve(isize.min(limit) + 1);
+    }
     // `take(limit + 1)`: one byte past the limit tells "exactly at the limit" from "over it".
     let mut reader = flate2::bufread::GzDecoder::new(gz).take(limit as u64 + 1);
     match reader.read_to_end(out) {

@@ -47,10 +47,14 @@ impl<'a> EscapedStr<'a> {
             .and_then(|r| r.strip_suffix('"'))
             .filter(|_| raw.len() >= 2)
             .ok_or_else(|| JsonStrError::NotAString(raw.chars().take(40).collect::<String>()))?;
-        Ok(Self {
-            escaped: inner,
-            len: unescaped_len(inner)?,
-        })
+        // serde_json has checked the string but for surrogate pairs; the scan checks those too
+        // and counts the length. When it refuses, the careful path says where and why.
+        match scan_string(raw, 1) {
+            Some((end, s)) if end == raw.len() - 1 => Ok(s),
+            _ => Err(unescaped_len_slow(inner)
+                .err()
+                .unwrap_or(JsonStrError::InvalidEscape(0))),
+        }
     }
 
     /// From the raw text of a JSON number: digits, sign, dot and exponent need no escaping.
@@ -267,49 +271,6 @@ fn word(b: &[u8], i: usize) -> u64 {
     u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"))
 }
 
-/// The UTF-8 length of the text a valid JSON string content stands for: its length less one
-/// byte per two-character escape; `\u` escapes take the careful path.
-fn unescaped_len(escaped: &str) -> Result<usize, JsonStrError> {
-    let b = escaped.as_bytes();
-    let n = b.len();
-    let mut escapes = 0usize;
-    let mut i = 0;
-    // Eight bytes at a time; each backslash found starts an escape whose second byte is
-    // skipped (it may itself be a backslash).
-    while i + 8 <= n {
-        let mut m = eq_bytes(word(b, i), b'\\');
-        let mut next = i + 8;
-        while m != 0 {
-            let k = (m.trailing_zeros() >> 3) as usize;
-            let at = i + k;
-            if b.get(at + 1) == Some(&b'u') {
-                return unescaped_len_slow(escaped);
-            }
-            escapes += 1;
-            if k >= 6 {
-                // The escaped byte is the word's last or lies in the next word.
-                next = at + 2;
-                break;
-            }
-            // Clear this backslash and the byte it escapes.
-            m &= !(0xFFFFu64 << (8 * k));
-        }
-        i = next;
-    }
-    while i < n {
-        if b[i] == b'\\' {
-            if b.get(i + 1) == Some(&b'u') {
-                return unescaped_len_slow(escaped);
-            }
-            escapes += 1;
-            i += 2;
-        } else {
-            i += 1;
-        }
-    }
-    Ok(n - escapes)
-}
-
 /// Scans the JSON string whose content starts at `s[start]` (just after its opening quote),
 /// checking it as serde_json checks a string it reads as text: no control character, only
 /// JSON's escapes, `\u` with four hex digits and surrogates in pairs. Returns the index of the
@@ -403,7 +364,8 @@ const SIMPLE_ESCAPE: [bool; 256] = {
 };
 
 /// Byte by byte, with `\u` escapes decoded (a surrogate pair is one 4-byte character; a lone
-/// surrogate is refused, as serde_json refuses it when it reads the string as text).
+/// surrogate is refused, as serde_json refuses it when it reads the string as text): names the
+/// fault [`scan_string`] found.
 fn unescaped_len_slow(escaped: &str) -> Result<usize, JsonStrError> {
     let b = escaped.as_bytes();
     let mut len = 0;
