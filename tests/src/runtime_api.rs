@@ -660,6 +660,11 @@ mod tests {
             .invoke(json!({"round": 0}), Duration::from_secs(3))
             .await;
         assert_eq!(first.response(), json!({"ok": true}));
+        assert_eq!(
+            api.durations().len(),
+            1,
+            "the completed invocation's billed duration is recorded"
+        );
         let second = api
             .invoke(json!({"round": 1}), Duration::from_secs(3))
             .await;
