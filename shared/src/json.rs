@@ -518,10 +518,73 @@ pub fn write_str(s: &str, out: &mut String) {
     out.push('"');
 }
 
+/// JSON text this crate wrote, handed to the Lambda runtime as an answer.
+///
+/// The runtime serialises an answer with `serde_json::to_vec`. A `Box<RawValue>` would do, but
+/// `RawValue::from_string` parses the whole text first: a Firehose answer is up to 6 MB of
+/// base64 in a structure this crate wrote, and that parse was about 12 % of an invocation. This
+/// type serialises the way `RawValue` does (a struct named by serde_json's raw-value marker,
+/// which its serializer writes out verbatim) without the parse. Debug builds still parse every
+/// answer ([`JsonText::new`]), so the tests check each one; `raw_value_marker_is_serde_jsons`
+/// pins the marker so that a serde_json release that changes it fails the build's tests rather
+/// than a deployed function.
+#[derive(Clone, PartialEq, Eq)]
+pub struct JsonText(String);
+
+/// The struct name and field serde_json's serializer writes verbatim (`serde_json::raw::TOKEN`,
+/// what `RawValue`'s own `Serialize` uses). Only serde_json's serializer gives it that meaning:
+/// a [`JsonText`] is for the runtime's `serde_json::to_vec`, not for other formats.
+const RAW_VALUE_MARKER: &str = "$serde_json::private::RawValue";
+
+impl JsonText {
+    /// Text known to be one JSON value, because the caller wrote it.
+    pub fn new(text: String) -> Self {
+        debug_assert!(
+            serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok(),
+            "not JSON: {text:.200}"
+        );
+        Self(text)
+    }
+
+    pub fn get(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for JsonText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "JsonText({:.200})", self.0)
+    }
+}
+
+impl serde::Serialize for JsonText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct(RAW_VALUE_MARKER, 1)?;
+        s.serialize_field(RAW_VALUE_MARKER, self.0.as_str())?;
+        s.end()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn raw_value_marker_is_serde_jsons() {
+        let text = r#"{"records":[{"recordId":"a\u00fc","data":"QQ=="}],"n":[1, 2.5e3]}"#;
+        let ours = serde_json::to_vec(&JsonText::new(text.to_owned())).unwrap();
+        assert_eq!(ours, text.as_bytes(), "written verbatim, as RawValue is");
+        let theirs = serde_json::value::RawValue::from_string(text.to_owned()).unwrap();
+        assert_eq!(ours, serde_json::to_vec(&theirs).unwrap());
+        // Inside another value too (the runtime's error bodies are not ours, but be exact).
+        let nested = serde_json::to_string(&serde_json::json!({"k": 1})).unwrap();
+        assert_eq!(
+            serde_json::to_string(&vec![JsonText::new(nested.clone())]).unwrap(),
+            format!("[{nested}]")
+        );
+    }
 
     fn raw(text: &str) -> String {
         serde_json::to_string(text).unwrap()

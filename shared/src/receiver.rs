@@ -28,7 +28,7 @@ use crate::decode::{
     self, DecodeError, MessageType, Scratch, SubscriptionLogEvent, SubscriptionPayload,
 };
 use crate::emf::{MetricRecord, Unit};
-use crate::json::{self, Arena, Message};
+use crate::json::{self, Arena, JsonText, Message};
 use crate::writer::{Rejected, StreamBatch, WriteContext, WriteReport, Writer};
 
 /// Lambda's limit on a synchronous invocation's response (the bytes AWS names in the error):
@@ -205,7 +205,7 @@ impl Summary {
 /// The answer is JSON text, serialised once here; the runtime sends it as it is.
 #[derive(Debug)]
 pub struct Outcome {
-    pub result: Result<Box<RawValue>, ReceiverError>,
+    pub result: Result<JsonText, ReceiverError>,
     pub summary: Summary,
 }
 
@@ -396,7 +396,7 @@ impl Receiver {
         event: &RawValue,
         ctx: WriteContext,
         summary: &mut Summary,
-    ) -> Result<Box<RawValue>, ReceiverError> {
+    ) -> Result<JsonText, ReceiverError> {
         let e: DirectEvent = from_raw(Shape::Direct, event)?;
         summary.payloads = 1;
         let mut targets = Targets::new();
@@ -429,7 +429,7 @@ impl Receiver {
         event: &RawValue,
         ctx: WriteContext,
         summary: &mut Summary,
-    ) -> Result<Box<RawValue>, ReceiverError> {
+    ) -> Result<JsonText, ReceiverError> {
         let e: KinesisEvent = from_raw(Shape::Kinesis, event)?;
         let mut targets = Targets::new();
         let mut failed = vec![false; e.records.len()];
@@ -472,11 +472,7 @@ impl Receiver {
 
     /// The Firehose answer, written as JSON text directly: one NDJSON buffer reused for every
     /// record, base64-encoded straight into the answer.
-    fn firehose(
-        &self,
-        event: &RawValue,
-        summary: &mut Summary,
-    ) -> Result<Box<RawValue>, ReceiverError> {
+    fn firehose(&self, event: &RawValue, summary: &mut Summary) -> Result<JsonText, ReceiverError> {
         let e: FirehoseEvent = from_raw(Shape::Firehose, event)?;
         let mut scratch = self.scratch();
         let mut ndjson = String::new();
@@ -728,8 +724,8 @@ pub fn envelope_into(
 }
 
 /// JSON text the code above wrote, as the answer type the runtime sends unchanged.
-fn raw_json(text: String) -> Box<RawValue> {
-    RawValue::from_string(text).expect("the receiver writes valid JSON")
+fn raw_json(text: String) -> JsonText {
+    JsonText::new(text)
 }
 
 fn from_raw<'a, T: Deserialize<'a>>(shape: Shape, event: &'a RawValue) -> Result<T, ReceiverError> {
