@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: test demo venv build build-arm64 bench lint clean
+.PHONY: test demo venv build build-arm64 test-arm64 bench lint clean
 
 test: venv build lint
 	scripts/test.sh
@@ -31,6 +31,17 @@ build-arm64: venv
 	rustup target add aarch64-unknown-linux-gnu
 	cargo lambda build --release --arm64 --lambda-dir target/lambda-arm64
 	ls -l target/lambda-arm64/*/bootstrap
+
+# The library's unit tests built for aarch64 (what Lambda's arm64 functions run: the NEON string
+# scan among them) and run under qemu-user. Not part of `make test`: it needs Debian's
+# qemu-user, gcc-aarch64-linux-gnu and libc6-dev-arm64-cross, and the SDK built once more.
+test-arm64:
+	rustup target add aarch64-unknown-linux-gnu
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+	CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
+	AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar \
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
+	cargo test --locked --target aarch64-unknown-linux-gnu -p logship --lib
 
 # Performance figures against their budgets, in one run (bench/run.sh): release builds, the
 # Python references, the criterion pipeline bench, the Firehose path through the binary, cold
