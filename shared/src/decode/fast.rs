@@ -171,8 +171,15 @@ impl<'a> Reader<'a> {
         let negative = b.get(self.i) == Some(&b'-');
         let mut i = self.i + negative as usize;
         let first = i;
+        // Eighteen digits cannot overflow (10^18 < 2^63): no checks for them, which is every
+        // millisecond timestamp; a longer number goes on checked.
+        let mut small: u64 = 0;
+        while let Some(d) = b.get(i).filter(|d| d.is_ascii_digit() && i - first < 18) {
+            small = small * 10 + (d - b'0') as u64;
+            i += 1;
+        }
         // Accumulated negatively: i64::MIN has no positive counterpart.
-        let mut v: i64 = 0;
+        let mut v = -(small as i64);
         while let Some(d) = b.get(i).filter(|d| d.is_ascii_digit()) {
             v = v.checked_mul(10)?.checked_sub((d - b'0') as i64)?;
             i += 1;
@@ -480,6 +487,22 @@ mod tests {
             (r#"{"id":"1","timestamp":-,"message":"m"}"#, false),
             (r#"{"id":"1","timestamp":-0,"message":"m"}"#, false),
             (r#"{"id":"1","timestamp":0,"message":"m"}"#, true),
+            (
+                r#"{"id":"1","timestamp":999999999999999999,"message":"m"}"#,
+                true,
+            ),
+            (
+                r#"{"id":"1","timestamp":-1000000000000000000,"message":"m"}"#,
+                true,
+            ),
+            (
+                r#"{"id":"1","timestamp":99999999999999999999,"message":"m"}"#,
+                false,
+            ),
+            (
+                r#"{"id":"1","timestamp":000000000000000000001,"message":"m"}"#,
+                false,
+            ),
             (
                 r#"{"id":"1","timestamp":-9223372036854775808,"message":"m"}"#,
                 true,
