@@ -304,7 +304,7 @@ impl ReceiverConfig {
                 .parse::<usize>()
                 .ok()
                 // At most 4 GiB: far above any Lambda's memory, and what lets a payload's
-                // messages share one buffer indexed by u32 (json::Arena).
+                // messages are ranges of the document indexed by u32 (json::Message::within).
                 .filter(|n| (1..=u32::MAX as usize).contains(n))
                 .ok_or_else(|| ConfigError::Invalid {
                     var: "MAX_DECODED_BYTES",

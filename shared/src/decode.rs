@@ -13,6 +13,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::io::Read;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use serde::Deserialize;
@@ -221,8 +222,15 @@ thread_local! {
 /// Parses an inflated subscription document. UTF-8 is checked once for the whole document
 /// (far cheaper than serde_json's check of every string it borrows).
 pub fn parse_payload(json: &[u8]) -> Result<SubscriptionPayload<'_>, DecodeError> {
-    let text = std::str::from_utf8(json)
-        .map_err(|e| DecodeError::InvalidJson(format!("not UTF-8: {e}")))?;
+    parse_text(std::str::from_utf8(json).map_err(not_utf8)?)
+}
+
+fn not_utf8(e: std::str::Utf8Error) -> DecodeError {
+    DecodeError::InvalidJson(format!("not UTF-8: {e}"))
+}
+
+/// [`parse_payload`] of a document already known to be UTF-8.
+pub fn parse_text(text: &str) -> Result<SubscriptionPayload<'_>, DecodeError> {
     if let Some(doc) = fast::parse(text) {
         return Ok(doc);
     }
@@ -256,6 +264,27 @@ pub fn decode_data<'s>(
     decode_base64(data, &mut scratch.gz)?;
     gunzip_bounded(&scratch.gz, limits, &mut scratch.json)?;
     parse_payload(&scratch.json)
+}
+
+/// base64 → bounded gunzip → UTF-8 check, as [`decode_data`], into a document of its own (read
+/// it with [`parse_text`]). The messages routed from it share it instead of being copied out
+/// (`json::Message::within`), so it lives as long as they do; the scratch buffer it was
+/// inflated into goes with it, and the next record inflates into a fresh one.
+pub fn decode_document(
+    data: &[u8],
+    limits: DecodeLimits,
+    scratch: &mut Scratch,
+) -> Result<Arc<String>, DecodeError> {
+    decode_base64(data, &mut scratch.gz)?;
+    gunzip_bounded(&scratch.gz, limits, &mut scratch.json)?;
+    match String::from_utf8(std::mem::take(&mut scratch.json)) {
+        Ok(text) => Ok(Arc::new(text)),
+        Err(e) => {
+            let err = not_utf8(e.utf8_error());
+            scratch.json = e.into_bytes();
+            Err(err)
+        }
+    }
 }
 
 /// Buffers reused from one record to the next, so a Kinesis or Firehose batch does not

@@ -7,7 +7,7 @@
 //! byte on real logs, where JSON-in-JSON messages carry an escape every few characters.
 //!
 //! What the service counts is the *unescaped* UTF-8 length ([`EscapedStr::len`]); it is
-//! computed by counting escape sequences, eight bytes at a time. A message is unescaped only
+//! computed by counting escape sequences, a block of bytes at a time. A message is unescaped only
 //! when something must read its text: an include/exclude filter, an envelope that embeds a
 //! JSON message, splitting an oversize event.
 //!
@@ -105,9 +105,9 @@ impl PartialEq<&str> for EscapedStr<'_> {
 
 /// An owned [`EscapedStr`]: the message of a log event on its way to PutLogEvents.
 ///
-/// The escaped text lives in a shared buffer: the messages of one payload are copied into one
-/// [`Arena`] and each event holds a range of it, so routing a payload costs one allocation,
-/// not one per event. A message made from text has a buffer of its own.
+/// The escaped text lives in a shared buffer: the messages of one payload are ranges of the
+/// decoded document itself ([`Message::within`]), so routing a payload copies no message and
+/// allocates nothing per event. A message made from text has a buffer of its own.
 #[derive(Clone)]
 pub struct Message {
     buf: Arc<String>,
@@ -122,6 +122,23 @@ impl Message {
         let mut escaped = String::with_capacity(text.len() + 8);
         escape_into(text, &mut escaped);
         Self::whole(escaped, text.len())
+    }
+
+    /// `s` where it lies in `doc`, sharing `doc` (nothing copied); `None` when `s` is not a
+    /// slice of `doc` or ends past 4 GiB into it.
+    pub fn within(doc: &Arc<String>, s: EscapedStr<'_>) -> Option<Self> {
+        let base = doc.as_ptr() as usize;
+        let at = (s.escaped.as_ptr() as usize).checked_sub(base)?;
+        let end = at.checked_add(s.escaped.len())?;
+        if end > doc.len() {
+            return None;
+        }
+        Some(Self {
+            buf: Arc::clone(doc),
+            start: u32::try_from(at).ok()?,
+            end: u32::try_from(end).ok()?,
+            len: s.len,
+        })
     }
 
     /// Copies an escaped string as it is.
@@ -179,46 +196,6 @@ impl PartialEq for Message {
 }
 
 impl Eq for Message {}
-
-/// Escaped strings copied into one buffer, then handed out as [`Message`]s sharing it.
-#[derive(Debug, Default)]
-pub struct Arena {
-    buf: String,
-    spans: Vec<(u32, u32, usize)>,
-}
-
-impl Arena {
-    /// An empty arena with room for `bytes` of escaped text.
-    pub fn with_capacity(bytes: usize) -> Self {
-        Self {
-            buf: String::with_capacity(bytes),
-            spans: Vec::new(),
-        }
-    }
-
-    /// Copies `s` in; its message is the next [`Arena::finish`] yields. `None` once the arena
-    /// would pass 4 GiB (the caller starts another).
-    pub fn push(&mut self, s: EscapedStr<'_>) -> Option<()> {
-        let start = u32::try_from(self.buf.len()).ok()?;
-        let end = u32::try_from(self.buf.len() + s.escaped.len()).ok()?;
-        self.buf.push_str(s.escaped);
-        self.spans.push((start, end, s.len));
-        Some(())
-    }
-
-    /// The messages pushed, in order, sharing one buffer.
-    pub fn finish(self) -> impl Iterator<Item = Message> {
-        let buf = Arc::new(self.buf);
-        self.spans
-            .into_iter()
-            .map(move |(start, end, len)| Message {
-                buf: Arc::clone(&buf),
-                start,
-                end,
-                len,
-            })
-    }
-}
 
 impl fmt::Debug for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -722,20 +699,23 @@ mod tests {
     }
 
     #[test]
-    fn an_arena_hands_out_its_messages_in_order() {
-        let mut arena = Arena::with_capacity(8);
-        for json in [r#""a\"b""#, r#""""#, r#""plain text""#] {
-            arena
-                .push(EscapedStr::from_raw_json(json).unwrap())
-                .unwrap();
-        }
-        let got: Vec<Message> = arena.finish().collect();
-        assert_eq!(
-            got,
-            ["a\"b".into(), "".into(), Message::from_text("plain text")]
-        );
+    fn messages_within_a_document_share_it() {
+        let doc = Arc::new(r#"{"a":"x\"y","b":"","c":"plain"}"#.to_owned());
+        let strings: Vec<EscapedStr<'_>> = [(6, 10), (17, 17), (24, 29)]
+            .iter()
+            .map(|&(start, end)| EscapedStr::from_raw_json(&doc[start - 1..end + 1]).unwrap())
+            .collect();
+        let got: Vec<Message> = strings
+            .iter()
+            .map(|s| Message::within(&doc, *s).expect("inside the document"))
+            .collect();
+        assert_eq!(got, ["x\"y".into(), "".into(), Message::from_text("plain")]);
         assert_eq!(got[0].len(), 3);
-        assert_eq!(got[0].escaped(), r#"a\"b"#);
+        assert_eq!(got[0].escaped(), r#"x\"y"#);
+        assert!(got.iter().all(|m| Arc::ptr_eq(&m.buf, &doc)));
+        // A string from elsewhere is not within it.
+        let other = r#""x\"y""#.to_owned();
+        assert!(Message::within(&doc, EscapedStr::from_raw_json(&other).unwrap()).is_none());
     }
 
     #[test]

@@ -15,6 +15,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use aws_lambda_events::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use serde::de::IgnoredAny;
@@ -28,7 +29,7 @@ use crate::decode::{
     self, DecodeError, MessageType, Scratch, SubscriptionLogEvent, SubscriptionPayload,
 };
 use crate::emf::{MetricRecord, Unit};
-use crate::json::{self, Arena, JsonText, Message};
+use crate::json::{self, JsonText, Message};
 use crate::writer::{Rejected, StreamBatch, WriteContext, WriteReport, Writer};
 
 /// Lambda's limit on a synchronous invocation's response (the bytes AWS names in the error):
@@ -400,15 +401,10 @@ impl Receiver {
         let e: DirectEvent = from_raw(Shape::Direct, event)?;
         summary.payloads = 1;
         let mut targets = Targets::new();
-        {
-            let mut scratch = self.scratch();
-            match decode::decode_data(e.awslogs.data.as_bytes(), self.config.limits, &mut scratch) {
-                Ok(payload) => route(&self.config, &payload, 0, &mut targets, summary),
-                Err(err) => {
-                    summary.payloads_failed = 1;
-                    return Err(err.into());
-                }
-            }
+        let decoded = self.decode_and_route(e.awslogs.data.as_bytes(), 0, &mut targets, summary);
+        if let Err(err) = decoded {
+            summary.payloads_failed = 1;
+            return Err(err.into());
         }
         let report = self.writer.write_all(batches(targets), ctx).await;
         summary.add_write(&report);
@@ -424,6 +420,20 @@ impl Receiver {
         }
     }
 
+    /// One subscription payload (`data`, base64) decoded and routed into `targets`.
+    fn decode_and_route(
+        &self,
+        data: &[u8],
+        origin: u32,
+        targets: &mut Targets,
+        summary: &mut Summary,
+    ) -> Result<(), decode::DecodeError> {
+        let doc = decode::decode_document(data, self.config.limits, &mut self.scratch())?;
+        let payload = decode::parse_text(&doc)?;
+        route(&self.config, &doc, &payload, origin, targets, summary);
+        Ok(())
+    }
+
     async fn kinesis(
         &self,
         event: &RawValue,
@@ -433,22 +443,13 @@ impl Receiver {
         let e: KinesisEvent = from_raw(Shape::Kinesis, event)?;
         let mut targets = Targets::new();
         let mut failed = vec![false; e.records.len()];
-        {
-            let mut scratch = self.scratch();
-            for (i, rec) in e.records.iter().enumerate() {
-                summary.payloads += 1;
-                match decode::decode_data(
-                    rec.kinesis.data.as_bytes(),
-                    self.config.limits,
-                    &mut scratch,
-                ) {
-                    Ok(payload) => route(&self.config, &payload, i as u32, &mut targets, summary),
-                    Err(err) => {
-                        summary.payloads_failed += 1;
-                        failed[i] = true;
-                        tracing::warn!(sequence_number = %rec.kinesis.sequence_number, error = %err, "Kinesis record cannot be decoded; reporting it as a batch item failure");
-                    }
-                }
+        for (i, rec) in e.records.iter().enumerate() {
+            summary.payloads += 1;
+            let data = rec.kinesis.data.as_bytes();
+            if let Err(err) = self.decode_and_route(data, i as u32, &mut targets, summary) {
+                summary.payloads_failed += 1;
+                failed[i] = true;
+                tracing::warn!(sequence_number = %rec.kinesis.sequence_number, error = %err, "Kinesis record cannot be decoded; reporting it as a batch item failure");
             }
         }
         let report = self.writer.write_all(batches(targets), ctx).await;
@@ -539,9 +540,12 @@ impl Receiver {
 
 /// Filters and formats one decoded payload's events into `targets` (by target group and
 /// stream), tagging them with `origin` and counting in `summary` what it drops. Pure: no I/O.
-/// Messages stay JSON-escaped ([`Message`]); an envelope is built around them.
+/// Messages stay JSON-escaped ([`Message`]): as they came, they are ranges of `doc`, the
+/// document `payload` was read from (`decode::decode_document`); an envelope is built around
+/// them.
 pub fn route(
     config: &ReceiverConfig,
+    doc: &Arc<String>,
     payload: &SubscriptionPayload<'_>,
     origin: u32,
     targets: &mut Targets,
@@ -553,30 +557,20 @@ pub fn route(
     let events = targets.entry((group, stream)).or_default();
     match config.message_format {
         MessageFormat::Raw => {
-            // The kept messages, escaped as they came, copied into one buffer they share.
-            let capacity = payload
-                .log_events
-                .iter()
-                .map(|e| e.message.escaped().len())
-                .sum();
-            let mut arena = Arena::with_capacity(capacity);
-            let mut timestamps = Vec::with_capacity(payload.log_events.len());
+            // The kept messages, escaped as they came, where they are in the document.
+            events.reserve(payload.log_events.len());
             for ev in &payload.log_events {
                 if admit(config, ev, summary) {
-                    arena
-                        .push(ev.message)
-                        .expect("messages of a document within MAX_DECODED_BYTES (≤ 4 GiB)");
-                    timestamps.push(ev.timestamp);
+                    events.push(LogEvent {
+                        timestamp: ev.timestamp,
+                        // Both readers borrow every message from the document; a copy only
+                        // if one ever did not.
+                        message: Message::within(doc, ev.message)
+                            .unwrap_or_else(|| Message::from_escaped(ev.message)),
+                        origin,
+                    });
                 }
             }
-            events.reserve(timestamps.len());
-            events.extend(timestamps.into_iter().zip(arena.finish()).map(
-                |(timestamp, message)| LogEvent {
-                    timestamp,
-                    message,
-                    origin,
-                },
-            ));
         }
         MessageFormat::Envelope => {
             let prefix = envelope_prefix(src);
