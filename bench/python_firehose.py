@@ -9,8 +9,13 @@ Timed as the binary is timed under the Runtime API: from the event's JSON text t
 JSON text (json.loads of the event and json.dumps of the answer included, as the Python Lambda
 runtime does them), RECORDS payloads per event, one warm-up event, then ROUNDS rounds over every
 event. Prints MB/s of decompressed JSON, the way python_pipeline.py does.
-usage: python_firehose.py PAYLOAD_DIR [ROUNDS] [RECORDS]"""
-import base64, binascii, glob, gzip, json, sys, time, zlib
+
+With --lambda instead, it is that function as a Lambda process: the loop a Python runtime runs
+(GET /next, the handler, POST /response) against AWS_LAMBDA_RUNTIME_API, for the measure harness
+(`measure python-firehose`) to time exactly as it times the Rust binary, Runtime API and all.
+usage: python_firehose.py PAYLOAD_DIR [ROUNDS] [RECORDS]
+       python_firehose.py --lambda"""
+import base64, binascii, glob, gzip, http.client, json, os, sys, time, zlib
 
 
 def transform(record):
@@ -39,6 +44,21 @@ def handler(event):
 
 def invoke(body):
     return json.dumps(handler(json.loads(body)))
+
+
+def runtime_loop():
+    """What awslambdaric does around a handler, on one kept-alive connection: the event's body
+    in, json.loads, the handler, json.dumps, the answer's body out."""
+    conn = http.client.HTTPConnection(os.environ["AWS_LAMBDA_RUNTIME_API"])
+    while True:
+        conn.request("GET", "/2018-06-01/runtime/invocation/next")
+        r = conn.getresponse()
+        body = r.read()
+        request_id = r.getheader("Lambda-Runtime-Aws-Request-Id")
+        answer = invoke(body).encode()
+        conn.request("POST", "/2018-06-01/runtime/invocation/%s/response" % request_id, body=answer,
+                     headers={"Content-Type": "application/json"})
+        conn.getresponse().read()
 
 
 def firehose_event(datas):
@@ -71,4 +91,5 @@ def main():
     print("python firehose      %.1f MB/s" % (total / t_firehose / 1e6))
 
 
-main()
+if __name__ == "__main__":
+    runtime_loop() if sys.argv[1:] == ["--lambda"] else main()

@@ -8,7 +8,8 @@
 //! LOGSHIP_BIN_DIR=target/release cargo run --release -p logship-tests --example measure -- all
 //! ```
 //!
-//! What: `cold-start`, `rss`, `firehose`, `sizes` or `all` (the default), several allowed.
+//! What: `cold-start`, `rss`, `firehose`, `python-firehose`, `sizes` or `all` (the default:
+//! all but `python-firehose`), several allowed.
 //! Options: `--runs N` (cold starts per function, 5), `--rounds N` (Firehose rounds, 5),
 //! `--records N` (Firehose records per invocation, 4). Progress and notes go to stderr.
 //!
@@ -28,6 +29,9 @@
 //!   bytes back; the answers are parsed and checked after the clock stops), over Lambda's
 //!   billed duration (event handed out on `/next` → answer fully received), and over the
 //!   function's own CPU time (`/proc/<pid>/stat`).
+//! - **python-firehose**: the same, figures named `python_firehose.*`, with the function being
+//!   `bench/python_firehose.py --lambda` (`python3` from `PATH`): the Python implementation of
+//!   the transformation as a Python Lambda runs it, timed by the same harness in the same way.
 //! - **sizes**: bytes of `target/lambda-arm64/<fn>/bootstrap` (`make build-arm64`) when present,
 //!   and of the binaries in `LOGSHIP_BIN_DIR` (`target/release`).
 
@@ -75,7 +79,7 @@ fn options() -> Options {
             "--runs" => o.runs = number("--runs"),
             "--rounds" => o.rounds = number("--rounds"),
             "--records" => o.records = number("--records"),
-            "cold-start" | "rss" | "firehose" | "sizes" => o.what.push(a),
+            "cold-start" | "rss" | "firehose" | "python-firehose" | "sizes" => o.what.push(a),
             "all" => o.what.extend(
                 ["sizes", "cold-start", "rss", "firehose"]
                     .iter()
@@ -100,7 +104,7 @@ fn usage(problem: &str) -> ! {
         eprintln!("measure: {problem}");
     }
     eprintln!(
-        "usage: measure [cold-start|rss|firehose|sizes|all]... [--runs N] [--rounds N] [--records N]\n\
+        "usage: measure [cold-start|rss|firehose|python-firehose|sizes|all]... [--runs N] [--rounds N] [--records N]\n\
          (LOGSHIP_BIN_DIR=target/release, built by `cargo build --release --bins`)"
     );
     std::process::exit(2)
@@ -154,7 +158,8 @@ async fn run(o: Options) {
             "sizes" => sizes(),
             "cold-start" => cold_start(o.runs).await,
             "rss" => rss().await,
-            "firehose" => firehose(o.rounds, o.records).await,
+            "firehose" => firehose(Runner::Rust, o.rounds, o.records).await,
+            "python-firehose" => firehose(Runner::Python, o.rounds, o.records).await,
             _ => unreachable!(),
         }
     }
@@ -453,7 +458,16 @@ fn last_summary(process: &LambdaProcess) -> Value {
 // ---------------------------------------------------------------------------------------------
 // Firehose path
 
-async fn firehose(rounds: usize, per_event: usize) {
+/// Which implementation of the Firehose transformation runs as the function.
+#[derive(Clone, Copy, PartialEq)]
+enum Runner {
+    /// The release `subscription-receiver`.
+    Rust,
+    /// `bench/python_firehose.py --lambda`.
+    Python,
+}
+
+async fn firehose(runner: Runner, rounds: usize, per_event: usize) {
     let dir = logship_tests::workspace_root().join("target/bench-payloads");
     let mut datas = if dir.is_dir() {
         read_payloads(&dir)
@@ -471,14 +485,31 @@ async fn firehose(rounds: usize, per_event: usize) {
     let events: Vec<Value> = datas.chunks(per_event).map(payloads::firehose).collect();
 
     let api = RuntimeApi::start_named("subscription-receiver").await;
-    let process = LambdaProcess::spawn(
-        "subscription-receiver",
-        &api.address(),
-        &[
-            ("AWS_ENDPOINT_URL", NOWHERE),
-            ("TARGET_LOG_GROUP", "/logship/bench/firehose"),
-        ],
-    );
+    let env = [
+        ("AWS_ENDPOINT_URL", NOWHERE),
+        ("TARGET_LOG_GROUP", "/logship/bench/firehose"),
+    ];
+    let (process, prefix) = match runner {
+        Runner::Rust => (
+            LambdaProcess::spawn("subscription-receiver", &api.address(), &env),
+            "firehose",
+        ),
+        Runner::Python => {
+            let script = logship_tests::workspace_root().join("bench/python_firehose.py");
+            let script = script.to_str().expect("a UTF-8 path");
+            (
+                LambdaProcess::spawn_command(
+                    Path::new("python3"),
+                    &[script, "--lambda"],
+                    "python-firehose",
+                    &api.address(),
+                    &env,
+                ),
+                "python_firehose",
+            )
+        }
+    };
+    let name = |figure: &str| format!("{prefix}.{figure}");
     wait_for_init(&api, &process).await;
 
     // Warm-up, and a check that every record is answered Ok.
@@ -550,45 +581,37 @@ async fn firehose(rounds: usize, per_event: usize) {
         datas.len(),
         "every record of the last round answered"
     );
+    figure(&name("mbps"), format!("{:.1}", total / wall / 1e6), "MB/s");
     figure(
-        "firehose.mbps",
-        format!("{:.1}", total / wall / 1e6),
-        "MB/s",
-    );
-    figure(
-        "firehose.billed_mbps",
+        &name("billed_mbps"),
         format!("{:.1}", total / billed / 1e6),
         "MB/s",
     );
     if cpu > 0.0 {
         figure(
-            "firehose.cpu_mbps",
+            &name("cpu_mbps"),
             format!("{:.1}", total / cpu / 1e6),
             "MB/s",
         );
     }
+    figure(&name("decompressed_bytes_per_round"), decompressed, "bytes");
+    figure(&name("invocations"), events.len() * rounds, "invocations");
     figure(
-        "firehose.decompressed_bytes_per_round",
-        decompressed,
-        "bytes",
-    );
-    figure("firehose.invocations", events.len() * rounds, "invocations");
-    figure(
-        "firehose.response_base64_bytes_per_round",
+        &name("response_base64_bytes_per_round"),
         data_bytes,
         "bytes",
     );
     figure(
-        "firehose.response_bytes_per_round",
+        &name("response_bytes_per_round"),
         out_bytes / rounds,
         "bytes",
     );
     figure(
-        "firehose.invoke_ms",
+        &name("invoke_ms"),
         format!("{:.2}", wall * 1e3 / (events.len() * rounds) as f64),
         "ms",
     );
-    figure("firehose.peak_rss", mib(process.peak_rss_kib()), "MiB");
+    figure(&name("peak_rss"), mib(process.peak_rss_kib()), "MiB");
 }
 
 /// Panics unless `answer` (a Firehose response record) holds exactly the NDJSON logship
