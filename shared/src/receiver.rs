@@ -476,7 +476,7 @@ impl Receiver {
     fn firehose(&self, event: &RawValue, summary: &mut Summary) -> Result<JsonText, ReceiverError> {
         let e: FirehoseEvent = from_raw(Shape::Firehose, event)?;
         let mut scratch = self.scratch();
-        let mut ndjson = String::new();
+        let mut stage = String::new();
         let b64 = &base64_simd::STANDARD;
         // The answer is 4/3 of the NDJSON, itself a little more than the JSON inflated, which
         // is 5-20 times the gzip: reserve for the usual case at once (untouched capacity costs
@@ -503,13 +503,17 @@ impl Receiver {
                     tracing::warn!(record_id = %rec.record_id, error = %err, "Firehose record cannot be decoded; ProcessingFailed");
                     answer.push_str(",\"result\":\"ProcessingFailed\",\"data\":\"");
                     b64.encode_append(base64_decode_lossy(&rec.data), &mut answer);
+                    answer.push_str("\"}");
                 }
                 Ok(payload) => {
-                    ndjson.clear();
+                    // `data` before `result`: the NDJSON is encoded into the answer as it is
+                    // written, and whether any line remains is known only at its end.
+                    answer.push_str(",\"data\":\"");
                     // What base64 of the NDJSON may take of what is left of the limit.
                     let budget = LAMBDA_RESPONSE_LIMIT_BYTES.saturating_sub(answer.len()) / 4 * 3;
+                    let mut out = Base64Lines::new(&mut stage, &mut answer);
                     let Some(lines) =
-                        firehose_lines(&self.config, &payload, summary, &mut ndjson, budget)
+                        firehose_lines(&self.config, &payload, summary, &mut out, budget)
                     else {
                         // Nothing is answered: every event not dropped on purpose failed, and
                         // Firehose retries the batch or sends it to its error output.
@@ -522,16 +526,14 @@ impl Receiver {
                         });
                     };
                     summary.shipped += lines;
-                    summary.bytes += ndjson.len() as u64;
+                    summary.bytes += out.finish() as u64;
                     answer.push_str(if lines == 0 {
-                        ",\"result\":\"Dropped\",\"data\":\""
+                        "\",\"result\":\"Dropped\"}"
                     } else {
-                        ",\"result\":\"Ok\",\"data\":\""
+                        "\",\"result\":\"Ok\"}"
                     });
-                    b64.encode_append(ndjson.as_bytes(), &mut answer);
                 }
             }
-            answer.push_str("\"}");
         }
         answer.push_str("]}");
         Ok(raw_json(answer))
@@ -591,34 +593,83 @@ pub fn route(
 }
 
 /// The Firehose form of one decoded payload: one envelope line per event shipped, each ending
-/// in a newline (so records concatenate), appended to `out`. The same filters and drops as
-/// [`route`]. Returns the number of lines, or `None` as soon as `out` passes `budget` bytes:
-/// each line repeats the source's names, so a document of many small events can inflate many
-/// times over, and an answer past Lambda's limit is not worth the memory.
-pub fn firehose_lines(
+/// in a newline (so records concatenate), written to `out`. The same filters and drops as
+/// [`route`]. Returns the number of lines, or `None` as soon as the NDJSON passes `budget`
+/// bytes: each line repeats the source's names, so a document of many small events can
+/// inflate many times over, and an answer past Lambda's limit is not worth the memory.
+fn firehose_lines(
     config: &ReceiverConfig,
     payload: &SubscriptionPayload<'_>,
     summary: &mut Summary,
-    out: &mut String,
+    out: &mut Base64Lines<'_>,
     budget: usize,
 ) -> Option<u64> {
     let Some((src, _, _)) = target(config, payload, summary) else {
         return Some(0);
     };
     let prefix = envelope_prefix(src);
-    out.reserve((payload.log_events.len() * (prefix.len() + 64)).min(budget));
     let mut lines = 0;
     for ev in &payload.log_events {
         if admit(config, ev, summary) {
-            envelope_into(&prefix, ev, false, out);
-            out.push('\n');
+            envelope_into(&prefix, ev, false, out.stage);
+            out.stage.push('\n');
             lines += 1;
             if out.len() > budget {
                 return None;
             }
+            out.line_done();
         }
     }
     Some(lines)
+}
+
+/// NDJSON lines base64-encoded into the answer a few KB at a time, as they are written: the
+/// staged text is still in cache when it is encoded, and a record's NDJSON (up to 4.5 MB) is
+/// never whole in memory. Chunks of whole 3-byte groups encode to exactly the base64 of the
+/// whole; the last chunk, at [`Base64Lines::finish`], carries the padding.
+struct Base64Lines<'a> {
+    stage: &'a mut String,
+    answer: &'a mut String,
+    /// NDJSON bytes already encoded.
+    encoded: usize,
+}
+
+impl<'a> Base64Lines<'a> {
+    /// Staged bytes past which whole groups are encoded.
+    const FLUSH_AT: usize = 16 * 1024;
+
+    fn new(stage: &'a mut String, answer: &'a mut String) -> Self {
+        stage.clear();
+        Self {
+            stage,
+            answer,
+            encoded: 0,
+        }
+    }
+
+    /// NDJSON bytes written so far.
+    fn len(&self) -> usize {
+        self.encoded + self.stage.len()
+    }
+
+    /// After each whole line. A line ends in `}\n`, so the at most 2 bytes kept back for the
+    /// next group are ASCII and the split is on a character boundary.
+    fn line_done(&mut self) {
+        if self.stage.len() >= Self::FLUSH_AT {
+            let whole = self.stage.len() / 3 * 3;
+            base64_simd::STANDARD.encode_append(&self.stage.as_bytes()[..whole], self.answer);
+            self.encoded += whole;
+            self.stage.drain(..whole);
+        }
+    }
+
+    /// Encodes what is left; returns the NDJSON's length.
+    fn finish(self) -> usize {
+        base64_simd::STANDARD.encode_append(self.stage.as_bytes(), self.answer);
+        let len = self.encoded + self.stage.len();
+        self.stage.clear();
+        len
+    }
 }
 
 /// The source of `payload` and the target its events go to; `None` (counted as dropped) when
@@ -736,5 +787,42 @@ fn base64_decode_lossy(data: &str) -> Vec<u8> {
     match decode::decode_base64(data.as_bytes(), &mut out) {
         Ok(()) => out,
         Err(_) => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn lines_encoded_in_chunks_are_the_base64_of_the_whole(
+            lines in proptest::collection::vec("\\PC{0,400}", 0..300),
+            before in "[a-z]{0,5}",
+        ) {
+            // Multi-byte text of any length, past several flushes: the answer holds exactly
+            // the base64 of the NDJSON, after whatever it held before.
+            let mut stage = String::new();
+            let mut answer = before.clone();
+            let mut whole = String::new();
+            let mut out = Base64Lines::new(&mut stage, &mut answer);
+            for l in &lines {
+                out.stage.push_str(l);
+                out.stage.push_str("}\n");
+                whole.push_str(l);
+                whole.push_str("}\n");
+                prop_assert_eq!(out.len(), whole.len());
+                out.line_done();
+            }
+            prop_assert_eq!(out.finish(), whole.len());
+            let expected = base64::engine::general_purpose::STANDARD.encode(whole.as_bytes());
+            prop_assert_eq!(&answer[..before.len()], before.as_str());
+            prop_assert_eq!(&answer[before.len()..], expected.as_str());
+            prop_assert!(stage.is_empty());
+        }
     }
 }
