@@ -268,8 +268,9 @@ pub fn decode_data<'s>(
 
 /// base64 → bounded gunzip → UTF-8 check, as [`decode_data`], into a document of its own (read
 /// it with [`parse_text`]). The messages routed from it share it instead of being copied out
-/// (`json::Message::within`), so it lives as long as they do; the scratch buffer it was
-/// inflated into goes with it, and the next record inflates into a fresh one.
+/// (`json::Message::within`), so it lives as long as they do: the scratch buffer it was
+/// inflated into goes with it, and comes back with [`Scratch::recycle`] once they are written
+/// (a fresh buffer would be zero-filled and page-faulted in again for every record).
 pub fn decode_document(
     data: &[u8],
     limits: DecodeLimits,
@@ -293,6 +294,19 @@ pub fn decode_document(
 pub struct Scratch {
     pub gz: Vec<u8>,
     pub json: Vec<u8>,
+}
+
+impl Scratch {
+    /// Takes back the buffer of a [`decode_document`] document once nothing else holds it
+    /// (the larger of it and the current one is kept).
+    pub fn recycle(&mut self, doc: Arc<String>) {
+        if let Ok(text) = Arc::try_unwrap(doc) {
+            let buf = text.into_bytes();
+            if buf.capacity() > self.json.capacity() {
+                self.json = buf;
+            }
+        }
+    }
 }
 
 /// Best effort: the `logGroup` and `logStream` of a document that failed the schema.
@@ -383,6 +397,27 @@ mod tests {
             "kept escaped"
         );
         assert_eq!(p.log_events[1].message.len(), "esc \"q\" ü".len());
+    }
+
+    #[test]
+    fn a_document_takes_the_scratch_buffer_and_recycling_gives_it_back() {
+        let mut s = Scratch::default();
+        let data = b64(&gz(DOC.as_bytes()));
+        let doc = decode_document(data.as_bytes(), DecodeLimits::default(), &mut s).unwrap();
+        assert_eq!(doc.as_str(), DOC);
+        assert_eq!(parse_text(&doc).unwrap(), parse_payload(DOC.as_bytes()).unwrap());
+        assert_eq!(s.json.capacity(), 0, "the document owns the buffer");
+        // Still shared (a message not yet written): kept by its holder, not taken back.
+        let held = Arc::clone(&doc);
+        s.recycle(doc);
+        assert_eq!(s.json.capacity(), 0);
+        s.recycle(held);
+        assert!(s.json.capacity() >= DOC.len());
+        // Not UTF-8: refused, and the buffer stays in the scratch.
+        let bad = b64(&gz(b"{\"a\":\"\xff\"}"));
+        let err = decode_document(bad.as_bytes(), DecodeLimits::default(), &mut s).unwrap_err();
+        assert!(err.to_string().contains("not UTF-8"), "{err}");
+        assert!(s.json.capacity() >= DOC.len());
     }
 
     #[test]

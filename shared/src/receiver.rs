@@ -402,11 +402,15 @@ impl Receiver {
         summary.payloads = 1;
         let mut targets = Targets::new();
         let decoded = self.decode_and_route(e.awslogs.data.as_bytes(), 0, &mut targets, summary);
-        if let Err(err) = decoded {
-            summary.payloads_failed = 1;
-            return Err(err.into());
-        }
+        let doc = match decoded {
+            Ok(doc) => doc,
+            Err(err) => {
+                summary.payloads_failed = 1;
+                return Err(err.into());
+            }
+        };
         let report = self.writer.write_all(batches(targets), ctx).await;
+        self.scratch().recycle(doc);
         summary.add_write(&report);
         match report.error {
             None => Ok(raw_json("null".into())),
@@ -420,18 +424,20 @@ impl Receiver {
         }
     }
 
-    /// One subscription payload (`data`, base64) decoded and routed into `targets`.
+    /// One subscription payload (`data`, base64) decoded and routed into `targets`. Returns
+    /// the document, for [`Scratch::recycle`] once its messages are written.
     fn decode_and_route(
         &self,
         data: &[u8],
         origin: u32,
         targets: &mut Targets,
         summary: &mut Summary,
-    ) -> Result<(), decode::DecodeError> {
+    ) -> Result<Arc<String>, decode::DecodeError> {
         let doc = decode::decode_document(data, self.config.limits, &mut self.scratch())?;
         let payload = decode::parse_text(&doc)?;
         route(&self.config, &doc, &payload, origin, targets, summary);
-        Ok(())
+        drop(payload);
+        Ok(doc)
     }
 
     async fn kinesis(
@@ -443,16 +449,24 @@ impl Receiver {
         let e: KinesisEvent = from_raw(Shape::Kinesis, event)?;
         let mut targets = Targets::new();
         let mut failed = vec![false; e.records.len()];
+        let mut docs = Vec::with_capacity(e.records.len());
         for (i, rec) in e.records.iter().enumerate() {
             summary.payloads += 1;
             let data = rec.kinesis.data.as_bytes();
-            if let Err(err) = self.decode_and_route(data, i as u32, &mut targets, summary) {
-                summary.payloads_failed += 1;
-                failed[i] = true;
-                tracing::warn!(sequence_number = %rec.kinesis.sequence_number, error = %err, "Kinesis record cannot be decoded; reporting it as a batch item failure");
+            match self.decode_and_route(data, i as u32, &mut targets, summary) {
+                Ok(doc) => docs.push(doc),
+                Err(err) => {
+                    summary.payloads_failed += 1;
+                    failed[i] = true;
+                    tracing::warn!(sequence_number = %rec.kinesis.sequence_number, error = %err, "Kinesis record cannot be decoded; reporting it as a batch item failure");
+                }
             }
         }
         let report = self.writer.write_all(batches(targets), ctx).await;
+        {
+            let mut scratch = self.scratch();
+            docs.into_iter().for_each(|doc| scratch.recycle(doc));
+        }
         summary.add_write(&report);
         for origin in &report.failed_origins {
             failed[*origin as usize] = true;
