@@ -405,7 +405,10 @@ mod tests {
         let data = b64(&gz(DOC.as_bytes()));
         let doc = decode_document(data.as_bytes(), DecodeLimits::default(), &mut s).unwrap();
         assert_eq!(doc.as_str(), DOC);
-        assert_eq!(parse_text(&doc).unwrap(), parse_payload(DOC.as_bytes()).unwrap());
+        assert_eq!(
+            parse_text(&doc).unwrap(),
+            parse_payload(DOC.as_bytes()).unwrap()
+        );
         assert_eq!(s.json.capacity(), 0, "the document owns the buffer");
         // Still shared (a message not yet written): kept by its holder, not taken back.
         let held = Arc::clone(&doc);
