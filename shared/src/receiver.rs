@@ -485,8 +485,8 @@ impl Receiver {
         Ok(raw_json(text))
     }
 
-    /// The Firehose answer, written as JSON text directly: one NDJSON buffer reused for every
-    /// record, base64-encoded straight into the answer.
+    /// The Firehose answer, written as JSON text directly: each record's NDJSON lines are
+    /// base64-encoded into it as they are written ([`Base64Lines`]).
     fn firehose(&self, event: &RawValue, summary: &mut Summary) -> Result<JsonText, ReceiverError> {
         let e: FirehoseEvent = from_raw(Shape::Firehose, event)?;
         let mut scratch = self.scratch();
