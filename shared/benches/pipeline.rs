@@ -129,7 +129,7 @@ fn decode_route(
 ) -> Arc<String> {
     let doc = decode::decode_document(d, config.limits, scratch).unwrap();
     let p = decode::parse_text(&doc).unwrap();
-    receiver::route(config, &doc, &p, 0, targets, summary);
+    receiver::route(config, &doc, &p, 0, targets, summary).unwrap();
     drop(p);
     doc
 }

@@ -75,6 +75,10 @@ pub enum ReceiverError {
     )]
     AnswerTooLarge { limit: usize },
     #[error(
+        "the envelopes of the payload from {log_source} would take more than MAX_DECODED_BYTES ({limit} bytes): every event repeats the source's names; the payload is failed whole (MESSAGE_FORMAT=raw ships its messages as they are)"
+    )]
+    EnvelopesTooLarge { limit: usize, log_source: String },
+    #[error(
         "{failed} of {events} events were not written ({written} written, {rejected} rejected): {cause}"
     )]
     Write {
@@ -406,7 +410,7 @@ impl Receiver {
             Ok(doc) => doc,
             Err(err) => {
                 summary.payloads_failed = 1;
-                return Err(err.into());
+                return Err(err);
             }
         };
         let report = self.writer.write_all(batches(targets), ctx).await;
@@ -432,10 +436,10 @@ impl Receiver {
         origin: u32,
         targets: &mut Targets,
         summary: &mut Summary,
-    ) -> Result<Arc<String>, decode::DecodeError> {
+    ) -> Result<Arc<String>, ReceiverError> {
         let doc = decode::decode_document(data, self.config.limits, &mut self.scratch())?;
         let payload = decode::parse_text(&doc)?;
-        route(&self.config, &doc, &payload, origin, targets, summary);
+        route(&self.config, &doc, &payload, origin, targets, summary)?;
         drop(payload);
         Ok(doc)
     }
@@ -559,6 +563,11 @@ impl Receiver {
 /// Messages stay JSON-escaped ([`Message`]): as they came, they are ranges of `doc`, the
 /// document `payload` was read from (`decode::decode_document`); an envelope is built around
 /// them.
+///
+/// Envelopes are new text, and each repeats the source's names: a document of tiny events
+/// from long-named sources inflates ~30 times. Past `MAX_DECODED_BYTES` of them the payload
+/// is refused whole ([`ReceiverError::EnvelopesTooLarge`]) and left as if never routed, nothing
+/// in `targets` or `summary`, like a payload that cannot be decoded.
 pub fn route(
     config: &ReceiverConfig,
     doc: &Arc<String>,
@@ -566,11 +575,13 @@ pub fn route(
     origin: u32,
     targets: &mut Targets,
     summary: &mut Summary,
-) {
+) -> Result<(), ReceiverError> {
+    let counted = summary.clone();
     let Some((src, group, stream)) = target(config, payload, summary) else {
-        return;
+        return Ok(());
     };
-    let events = targets.entry((group, stream)).or_default();
+    let key = (group, stream);
+    let events = targets.entry(key.clone()).or_default();
     match config.message_format {
         MessageFormat::Raw => {
             // The kept messages, escaped as they came, where they are in the document.
@@ -590,20 +601,37 @@ pub fn route(
         }
         MessageFormat::Envelope => {
             let prefix = envelope_prefix(src);
+            let limit = config.limits.max_decoded_bytes;
+            let routed_before = events.len();
+            let mut bytes = 0usize;
             let mut text = String::new();
             for ev in &payload.log_events {
                 if admit(config, ev, summary) {
                     text.clear();
                     envelope_into(&prefix, ev, true, &mut text);
+                    let message = Message::from_text(&text);
+                    bytes += message.escaped().len();
+                    if bytes > limit {
+                        events.truncate(routed_before);
+                        if events.is_empty() {
+                            targets.remove(&key);
+                        }
+                        *summary = counted;
+                        return Err(ReceiverError::EnvelopesTooLarge {
+                            limit,
+                            log_source: format!("{} / {}", payload.log_group, payload.log_stream),
+                        });
+                    }
                     events.push(LogEvent {
                         timestamp: ev.timestamp,
-                        message: Message::from_text(&text),
+                        message,
                         origin,
                     });
                 }
             }
         }
     }
+    Ok(())
 }
 
 /// The Firehose form of one decoded payload: one envelope line per event shipped, each ending
@@ -809,6 +837,76 @@ mod tests {
     use super::*;
     use base64::Engine as _;
     use proptest::prelude::*;
+
+    fn envelope_config(max_decoded_bytes: &str) -> ReceiverConfig {
+        let vars = [
+            ("TARGET_LOG_GROUP", "/central"),
+            ("MESSAGE_FORMAT", "envelope"),
+            ("MAX_DECODED_BYTES", max_decoded_bytes),
+        ];
+        ReceiverConfig::from_lookup(|k| {
+            vars.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap()
+    }
+
+    /// A document of `n` one-character events from a source whose names are `name_len` long.
+    fn tiny_events(n: usize, name_len: usize) -> Arc<String> {
+        let group = format!("/aws/lambda/{}", "g".repeat(name_len));
+        let stream = "s".repeat(name_len);
+        let events: Vec<String> = (0..n)
+            .map(|i| {
+                format!(
+                    r#"{{"id":"{i}","timestamp":{},"message":"x"}}"#,
+                    1_700_000_000_000u64 + i as u64
+                )
+            })
+            .collect();
+        Arc::new(format!(
+            r#"{{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"{group}","logStream":"{stream}","subscriptionFilters":[],"logEvents":[{}]}}"#,
+            events.join(",")
+        ))
+    }
+
+    #[test]
+    fn envelopes_past_max_decoded_bytes_refuse_the_payload_and_leave_nothing_routed() {
+        let config = envelope_config("65536");
+        let mut targets = Targets::new();
+        let mut summary = Summary::default();
+        // Within the limit: routed.
+        let small = tiny_events(10, 400);
+        let payload = decode::parse_text(&small).unwrap();
+        route(&config, &small, &payload, 0, &mut targets, &mut summary).unwrap();
+        assert_eq!(targets.values().map(Vec::len).sum::<usize>(), 10);
+        let (targets_before, summary_before) = (targets.clone(), summary.clone());
+        // Same source, 40 KB of document, about 1 MB of envelopes: refused, and what was
+        // routed before is as it was.
+        let big = tiny_events(1_000, 400);
+        assert!(
+            big.len() < 65_536,
+            "the document itself is within the limit"
+        );
+        let payload = decode::parse_text(&big).unwrap();
+        let err = route(&config, &big, &payload, 1, &mut targets, &mut summary).unwrap_err();
+        assert!(
+            matches!(&err, ReceiverError::EnvelopesTooLarge { limit: 65_536, log_source } if log_source.starts_with("/aws/lambda/ggg")),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("MAX_DECODED_BYTES (65536 bytes)"),
+            "{err}"
+        );
+        assert_eq!(targets, targets_before);
+        assert_eq!(summary, summary_before);
+        // A new target is not left behind empty either.
+        let mut fresh = Targets::new();
+        let mut fresh_summary = Summary::default();
+        assert!(route(&config, &big, &payload, 0, &mut fresh, &mut fresh_summary).is_err());
+        assert!(fresh.is_empty());
+        assert_eq!(fresh_summary, Summary::default());
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]

@@ -485,6 +485,69 @@ async fn malformed_payloads_fail_with_their_cause() {
 }
 
 #[tokio::test]
+async fn envelopes_past_max_decoded_bytes_fail_their_record_only() {
+    // A document of tiny events from a long-named source is small, but each envelope repeats
+    // the names: past MAX_DECODED_BYTES of them the record fails whole (Kinesis retries it),
+    // the others are shipped, and memory stays bounded.
+    let target = unique("/central/envelope-cap");
+    let r = receiver(&[
+        ("TARGET_LOG_GROUP", &target),
+        ("TARGET_LOG_STREAM", "{logStream}"),
+        ("MESSAGE_FORMAT", "envelope"),
+        ("MAX_DECODED_BYTES", "262144"),
+    ])
+    .await;
+    let now = now_ms();
+    let good = |s: &str| {
+        payloads::encode(&payloads::document(
+            "/aws/lambda/a",
+            s,
+            &[(now - 5, format!("{s} one")), (now - 4, format!("{s} two"))],
+        ))
+    };
+    let long_group = format!("/aws/lambda/{}", "g".repeat(490));
+    let long_stream = "s".repeat(500);
+    let tiny: Vec<(i64, String)> = (0..1_500)
+        .map(|i| (now - 10, format!("{}", i % 10)))
+        .collect();
+    let hostile_doc = payloads::document(&long_group, &long_stream, &tiny);
+    assert!(
+        hostile_doc.to_string().len() < 262_144,
+        "the document is within the limit"
+    );
+    let event = payloads::kinesis(&[good("s0"), payloads::encode(&hostile_doc), good("s2")]);
+    let hostile_seq = event["Records"][1]["kinesis"]["sequenceNumber"].clone();
+    let Outcome { result, summary } = r.invoke(event, at(now)).await;
+    assert_eq!(
+        result.unwrap(),
+        json!({"batchItemFailures": [{"itemIdentifier": hostile_seq}]})
+    );
+    assert_eq!(messages(&target, "s0").await.len(), 2);
+    assert_eq!(messages(&target, "s2").await.len(), 2);
+    assert_eq!(
+        (
+            summary.payloads,
+            summary.payloads_failed,
+            summary.records_failed,
+            summary.events_in,
+            summary.shipped
+        ),
+        (3, 1, 1, 4, 4)
+    );
+    assert_conserved(&summary);
+    // Delivered directly, the invocation fails naming the cause (Lambda retries, then the DLQ).
+    let Outcome { result, summary } = r.invoke(payloads::direct(&hostile_doc), at(now)).await;
+    let err = result.unwrap_err().to_string();
+    assert!(err.contains("MAX_DECODED_BYTES (262144 bytes)"), "{err}");
+    assert!(err.contains(&long_group), "{err}");
+    assert_eq!(
+        (summary.payloads_failed, summary.events_in, summary.shipped),
+        (1, 0, 0)
+    );
+    assert_conserved(&summary);
+}
+
+#[tokio::test]
 async fn filters_loop_guard_and_envelope() {
     let target = unique("/central/filters");
     let r = receiver(&[
