@@ -68,6 +68,19 @@ async fn messages(group: &str, stream: &str) -> Vec<String> {
         .collect()
 }
 
+/// A record (base64 of gzip) of two events from `/aws/lambda/a` / `stream`: "<stream> one" and
+/// "<stream> two", just before `now`.
+fn two_events(stream: &str, now: i64) -> String {
+    payloads::encode(&payloads::document(
+        "/aws/lambda/a",
+        stream,
+        &[
+            (now - 5, format!("{stream} one")),
+            (now - 4, format!("{stream} two")),
+        ],
+    ))
+}
+
 fn doc_messages(doc: &Value) -> Vec<String> {
     doc["logEvents"]
         .as_array()
@@ -177,13 +190,7 @@ async fn kinesis_reports_exactly_the_records_that_fail() {
     ])
     .await;
     let now = now_ms();
-    let good = |s: &str| {
-        payloads::encode(&payloads::document(
-            "/aws/lambda/a",
-            s,
-            &[(now - 5, format!("{s} one")), (now - 4, format!("{s} two"))],
-        ))
-    };
+    let good = |s: &str| two_events(s, now);
     let not_gzip = payloads::b64(b"{\"messageType\":\"DATA_MESSAGE\"}");
     let event = payloads::kinesis(&[good("s0"), "%%%not base64%%%".into(), good("s2"), not_gzip]);
     let seqs: Vec<String> = event["Records"]
@@ -498,13 +505,7 @@ async fn envelopes_past_max_decoded_bytes_fail_their_record_only() {
     ])
     .await;
     let now = now_ms();
-    let good = |s: &str| {
-        payloads::encode(&payloads::document(
-            "/aws/lambda/a",
-            s,
-            &[(now - 5, format!("{s} one")), (now - 4, format!("{s} two"))],
-        ))
-    };
+    let good = |s: &str| two_events(s, now);
     let long_group = format!("/aws/lambda/{}", "g".repeat(490));
     let long_stream = "s".repeat(500);
     let tiny: Vec<(i64, String)> = (0..1_500)
