@@ -417,7 +417,7 @@ impl Receiver {
         self.scratch().recycle(doc);
         summary.add_write(&report);
         match report.error {
-            None => Ok(raw_json("null".into())),
+            None => Ok(JsonText::new("null".into())),
             Some(cause) => Err(ReceiverError::Write {
                 events: report.written + report.rejected.total() + report.failed,
                 written: report.written,
@@ -486,7 +486,7 @@ impl Receiver {
             shape: Shape::Kinesis,
             message: e.to_string(),
         })?;
-        Ok(raw_json(text))
+        Ok(JsonText::new(text))
     }
 
     /// The Firehose answer, written as JSON text directly: each record's NDJSON lines are
@@ -554,7 +554,7 @@ impl Receiver {
             }
         }
         answer.push_str("]}");
-        Ok(raw_json(answer))
+        Ok(JsonText::new(answer))
     }
 }
 
@@ -808,11 +808,6 @@ pub fn envelope_into(
         }
     }
     out.push('}');
-}
-
-/// JSON text the code above wrote, as the answer type the runtime sends unchanged.
-fn raw_json(text: String) -> JsonText {
-    JsonText::new(text)
 }
 
 fn from_raw<'a, T: Deserialize<'a>>(shape: Shape, event: &'a RawValue) -> Result<T, ReceiverError> {
