@@ -133,9 +133,15 @@ pub struct SubscriptionLogEvent<'a> {
 /// Base64 (standard alphabet, as Lambda, Kinesis and Firehose use) to bytes. base64-simd
 /// does the work (SIMD chosen at run time; already linked for the SDK); a refusal is explained
 /// by the scalar decoder, which names the offending byte.
+///
+/// SIMD decodes faster than memory delivers text that is not in cache (a record deserialised
+/// long before it is decoded, the rest of a batch): alone, it waited on loads most of the time
+/// and ran at ~3 GB/s on such text, ~7 GB/s once the text is asked for ahead of the decoder
+/// ([`B64_CHUNK`]). That was 7 % of the pipeline bench's time before, 3 % after.
 pub fn decode_base64(data: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
     out.clear();
-    if base64_simd::STANDARD.decode_append(data, out).is_ok() {
+    out.reserve(data.len() / 4 * 3);
+    if decode_base64_ahead(data, out) {
         return Ok(());
     }
     out.clear();
@@ -145,6 +151,57 @@ pub fn decode_base64(data: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> 
         .map_or_else(|| "not canonical base64".to_string(), |e| e.to_string());
     out.clear();
     Err(DecodeError::Base64(err))
+}
+
+/// Base64 text decoded per call to base64-simd, while the cache lines [`B64_AHEAD`] bytes
+/// further on are prefetched. A multiple of 4: base64 decodes four characters at a time, so the
+/// chunks decode to what the whole does, provided padding ends only the last one.
+const B64_CHUNK: usize = 1024;
+/// How far ahead of the decoder the text is prefetched: about what memory delivers while a
+/// chunk decodes (1–4 KB measured, 2 KB best).
+const B64_AHEAD: usize = 2048;
+
+/// [`decode_base64`]'s fast path: `data` decoded [`B64_CHUNK`] at a time with the text ahead
+/// prefetched; `false` for anything base64-simd refuses, or padding before the last chunk
+/// (valid within a chunk, not in the middle of the whole).
+fn decode_base64_ahead(data: &[u8], out: &mut Vec<u8>) -> bool {
+    prefetch(&data[..data.len().min(B64_AHEAD)]);
+    let mut chunks = data.chunks(B64_CHUNK).enumerate().peekable();
+    while let Some((k, chunk)) = chunks.next() {
+        let ahead = (k * B64_CHUNK + B64_AHEAD).min(data.len());
+        prefetch(&data[ahead..(ahead + B64_CHUNK).min(data.len())]);
+        let before = out.len();
+        if base64_simd::STANDARD.decode_append(chunk, out).is_err() {
+            return false;
+        }
+        if chunks.peek().is_some() && out.len() - before != B64_CHUNK / 4 * 3 {
+            return false;
+        }
+    }
+    true
+}
+
+/// Asks for every cache line of `bytes` to be brought in, without waiting for any: a hint the
+/// CPU may drop, which never faults.
+#[inline(always)]
+fn prefetch(bytes: &[u8]) {
+    for at in (0..bytes.len()).step_by(64) {
+        let line = bytes[at..].as_ptr();
+        // SAFETY: `line` points into `bytes`; a prefetch reads nothing the program sees and
+        // does not fault (SSE, part of the x86-64 baseline).
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            _mm_prefetch::<_MM_HINT_T0>(line.cast());
+        }
+        // SAFETY: as above; `prfm` is in every aarch64, and only hints.
+        #[cfg(target_arch = "aarch64")]
+        unsafe {
+            std::arch::asm!("prfm pldl1keep, [{0}]", in(reg) line, options(nostack, readonly, preserves_flags));
+        }
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+        let _ = line;
+    }
 }
 
 /// Inflates a gzip member into `out`, never past `limits.max_decoded_bytes`.
@@ -457,6 +514,45 @@ mod tests {
         );
         let e = err(b64(&gz(br#"{"messageType":"NOPE","owner":"1","logGroup":"/g","logStream":"s","logEvents":[]}"#)).as_bytes(), &mut s);
         assert!(e.contains("unknown variant `NOPE`"), "{e}");
+    }
+
+    #[test]
+    fn base64_decoded_a_chunk_at_a_time_is_the_whole_decoded() {
+        let engine = base64::engine::general_purpose::STANDARD;
+        let mut out = Vec::new();
+        let chunk_bytes = B64_CHUNK / 4 * 3;
+        for n in [
+            0,
+            1,
+            2,
+            3,
+            chunk_bytes - 1,
+            chunk_bytes,
+            chunk_bytes + 1,
+            2 * chunk_bytes + 2,
+            5000,
+        ] {
+            let bytes: Vec<u8> = (0..n).map(|k| (k * 7 + 3) as u8).collect();
+            decode_base64(engine.encode(&bytes).as_bytes(), &mut out).unwrap();
+            assert_eq!(out, bytes, "{n} bytes");
+        }
+        // Padding that ends the first chunk but not the text: each chunk alone is base64, the
+        // whole is not.
+        let first = engine.encode(vec![1u8; chunk_bytes - 1]);
+        assert!(first.len() == B64_CHUNK && first.ends_with('='));
+        let text = first + &engine.encode(b"more");
+        assert!(engine.decode(&text).is_err());
+        let err = decode_base64(text.as_bytes(), &mut out).unwrap_err();
+        assert!(err.to_string().contains("not valid base64"), "{err}");
+        assert!(out.is_empty());
+        // A bad byte in a later chunk is named where it is.
+        let mut bad = engine.encode(vec![9u8; 3000]).into_bytes();
+        bad[2500] = b'!';
+        let err = decode_base64(&bad, &mut out).unwrap_err().to_string();
+        assert!(
+            err.contains("not valid base64") && err.contains("2500"),
+            "{err}"
+        );
     }
 
     #[test]
