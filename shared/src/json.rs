@@ -347,19 +347,270 @@ impl Specials for Neon {
 #[inline]
 pub(crate) fn scan_string(s: &str, start: usize) -> Option<(usize, EscapedStr<'_>)> {
     #[cfg(target_arch = "x86_64")]
-    return scan_with::<Sse2>(s, start);
+    {
+        // Every x86-64 Lambda host has AVX2 and POPCNT, but the x86-64 baseline has neither
+        // (without POPCNT, counting a block's escapes is a dozen instructions): checked once,
+        // then a cached bit test per string.
+        if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("popcnt")
+        {
+            // SAFETY: the CPU has AVX2 and POPCNT, checked just now.
+            return unsafe { scan_avx2(s, start) };
+        }
+        scan_sse2(s, start)
+    }
     #[cfg(target_arch = "aarch64")]
-    return scan_with::<Neon>(s, start);
+    // SAFETY: NEON is part of the aarch64 baseline.
+    return unsafe { scan_blocks::<Neon>(s, start) };
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    return scan_with::<Swar>(s, start);
+    // SAFETY: plain integer arithmetic.
+    return unsafe { scan_blocks::<Swar>(s, start) };
 }
 
+/// [`scan_blocks`] with AVX2 masks and the POPCNT instruction.
+///
+/// # Safety
+/// The CPU has AVX2 and POPCNT.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+unsafe fn scan_avx2(s: &str, start: usize) -> Option<(usize, EscapedStr<'_>)> {
+    // SAFETY: the caller's.
+    unsafe { scan_blocks::<Avx2>(s, start) }
+}
+
+/// [`scan_blocks`] on the x86-64 baseline.
+#[cfg(target_arch = "x86_64")]
+fn scan_sse2(s: &str, start: usize) -> Option<(usize, EscapedStr<'_>)> {
+    // SAFETY: SSE2 is part of the x86-64 baseline.
+    unsafe { scan_blocks::<Sse2>(s, start) }
+}
+
+/// Odd bit positions of a 64-byte block's mask.
+const ODD_BITS: u64 = 0xAAAA_AAAA_AAAA_AAAA;
+
+/// Which bytes of a 64-byte block are escaped, and which backslashes escape them, from its
+/// backslashes and `carry` (1 when the previous block ended in a backslash that escapes this
+/// block's first byte). Runs of backslashes pair up from their start: `\\` is two escaped
+/// backslashes, `\\\"` two and an escaped quote. Subtraction finds every run's start and
+/// parity at once (simdjson's escape scanner, Langdale and Lemire 2019).
+#[inline(always)]
+fn escapes(backslash: u64, carry: u64) -> (u64, u64) {
+    let potential = backslash & !carry;
+    // Runs that start on an even bit come out of the subtraction set, odd ones clear; the XOR
+    // with the odd bits then leaves the escaping backslashes and the bytes after runs.
+    let code = (((potential << 1) | ODD_BITS).wrapping_sub(potential)) ^ ODD_BITS;
+    let escaped = code ^ (backslash | carry);
+    let escape = code & backslash;
+    (escaped, escape)
+}
+
+/// The quotes, backslashes and control characters of a 64-byte block, one bit per byte
+/// (byte `k` is bit `k`).
+#[derive(Debug, PartialEq, Eq)]
+struct Masks {
+    quote: u64,
+    backslash: u64,
+    control: u64,
+}
+
+/// How [`scan_blocks`] reads a 64-byte block into its [`Masks`].
+trait Blocks: Specials {
+    /// # Safety
+    /// The CPU has the instructions the implementation uses (beyond its target's baseline:
+    /// only [`Avx2`]'s).
+    unsafe fn masks(block: &[u8; 64]) -> Masks;
+}
+
+impl Blocks for Swar {
+    #[inline(always)]
+    unsafe fn masks(block: &[u8; 64]) -> Masks {
+        // The high bits of a word's flagged bytes, gathered into one byte by a multiply that
+        // moves byte k's bit to bit 56 + k (no two partial products overlap, so no carries).
+        let gather = |m: u64| (m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56;
+        let mut m = Masks {
+            quote: 0,
+            backslash: 0,
+            control: 0,
+        };
+        for k in 0..8 {
+            let w = word(block, 8 * k);
+            m.quote |= gather(eq_bytes(w, b'"')) << (8 * k);
+            m.backslash |= gather(eq_bytes(w, b'\\')) << (8 * k);
+            m.control |= gather(control_bytes(w)) << (8 * k);
+        }
+        m
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Blocks for Sse2 {
+    #[inline(always)]
+    unsafe fn masks(block: &[u8; 64]) -> Masks {
+        use std::arch::x86_64::*;
+        let mut m = Masks {
+            quote: 0,
+            backslash: 0,
+            control: 0,
+        };
+        for k in 0..4 {
+            // SAFETY: bytes 16k..16k + 16 of the 64-byte block (an unaligned load); SSE2, all
+            // these intrinsics need, is part of the x86-64 baseline.
+            unsafe {
+                let v = _mm_loadu_si128(block.as_ptr().add(16 * k).cast());
+                let bits = |x: __m128i| _mm_movemask_epi8(x) as u32 as u64;
+                let low = _mm_set1_epi8(0x1F);
+                m.quote |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8))) << (16 * k);
+                m.backslash |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8))) << (16 * k);
+                m.control |= bits(_mm_cmpeq_epi8(_mm_max_epu8(v, low), low)) << (16 * k);
+            }
+        }
+        m
+    }
+}
+
+/// Two AVX2 registers of 32 bytes: half the loads, compares and movemasks of [`Sse2`]. Only
+/// reached through [`scan_avx2`], once the CPU is known to have AVX2.
+#[cfg(target_arch = "x86_64")]
+struct Avx2;
+
+/// The escape-at-a-time scan after an AVX2 block scan hands over: SSE2's.
+#[cfg(target_arch = "x86_64")]
+impl Specials for Avx2 {
+    const WIDTH: usize = Sse2::WIDTH;
+    const SHIFT: u32 = Sse2::SHIFT;
+
+    #[inline(always)]
+    fn mask(b: &[u8], i: usize) -> u64 {
+        Sse2::mask(b, i)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Blocks for Avx2 {
+    #[inline(always)]
+    unsafe fn masks(block: &[u8; 64]) -> Masks {
+        use std::arch::x86_64::*;
+        let mut m = Masks {
+            quote: 0,
+            backslash: 0,
+            control: 0,
+        };
+        for k in 0..2 {
+            // SAFETY: bytes 32k..32k + 32 of the 64-byte block (an unaligned load); the
+            // caller has checked that the CPU has AVX2.
+            unsafe {
+                let v = _mm256_loadu_si256(block.as_ptr().add(32 * k).cast());
+                let low = _mm256_set1_epi8(0x1F);
+                let quote = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'"' as i8));
+                let backslash = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\\' as i8));
+                let control = _mm256_cmpeq_epi8(_mm256_max_epu8(v, low), low);
+                m.quote |= (_mm256_movemask_epi8(quote) as u32 as u64) << (32 * k);
+                m.backslash |= (_mm256_movemask_epi8(backslash) as u32 as u64) << (32 * k);
+                m.control |= (_mm256_movemask_epi8(control) as u32 as u64) << (32 * k);
+            }
+        }
+        m
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+impl Blocks for Neon {
+    #[inline(always)]
+    unsafe fn masks(block: &[u8; 64]) -> Masks {
+        use std::arch::aarch64::*;
+        // SAFETY: four 16-byte loads inside the 64-byte block; NEON, all these intrinsics
+        // need, is part of the aarch64 baseline.
+        unsafe {
+            let v: [uint8x16_t; 4] = std::array::from_fn(|k| vld1q_u8(block.as_ptr().add(16 * k)));
+            // No movemask on NEON: each compare byte keeps its own bit of 1..=128, and three
+            // rounds of pairwise adds pack the 64 bytes into 64 bits, byte k at bit k.
+            let weights: [u8; 16] = [1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128];
+            let weights = vld1q_u8(weights.as_ptr());
+            let bits = |c: [uint8x16_t; 4]| {
+                let t: [uint8x16_t; 4] = std::array::from_fn(|k| vandq_u8(c[k], weights));
+                let s = vpaddq_u8(vpaddq_u8(t[0], t[1]), vpaddq_u8(t[2], t[3]));
+                vgetq_lane_u64::<0>(vreinterpretq_u64_u8(vpaddq_u8(s, s)))
+            };
+            Masks {
+                quote: bits(v.map(|x| vceqq_u8(x, vdupq_n_u8(b'"')))),
+                backslash: bits(v.map(|x| vceqq_u8(x, vdupq_n_u8(b'\\')))),
+                control: bits(v.map(|x| vcleq_u8(x, vdupq_n_u8(0x1F)))),
+            }
+        }
+    }
+}
+
+/// The string scan, 64 bytes at a time without looking at escapes one by one: the escaped
+/// bytes and escaping backslashes of a whole block come from its masks ([`escapes`]), the
+/// first unescaped quote closes the string, and every escaping backslash before it saves a
+/// byte. Only escapes other than `\"` and `\\` (`\n`, `\t`, … in JSON-in-JSON messages) are
+/// looked at, to check them; a `\u` escape, an invalid one and the last bytes (under 64) go to
+/// [`scan_with`], which resumes where this left off.
+///
+/// # Safety
+/// As [`Blocks::masks`]: the CPU has what `B` uses.
+#[inline(always)]
+unsafe fn scan_blocks<B: Blocks>(s: &str, start: usize) -> Option<(usize, EscapedStr<'_>)> {
+    let b = s.as_bytes();
+    let mut i = start;
+    let mut saved = 0usize;
+    let mut carry = 0u64;
+    while let Some(block) = b.get(i..i + 64) {
+        let block: &[u8; 64] = block.try_into().expect("64 bytes");
+        // SAFETY: the caller's.
+        let m = unsafe { B::masks(block) };
+        let (escaped, escape) = escapes(m.backslash, carry);
+        let closing = m.quote & !escaped;
+        // The bits below the closing quote; all of them when the string goes on.
+        let inside = closing.wrapping_sub(1) & !closing;
+        if m.control & inside != 0 {
+            return None;
+        }
+        let mut others = escaped & inside & !(m.quote | m.backslash);
+        while others != 0 {
+            if !SIMPLE_ESCAPE[block[others.trailing_zeros() as usize] as usize] {
+                // From this block's start, or from the backslash ending the previous block
+                // (counted there, so not counted twice).
+                let from = i - carry as usize;
+                return scan_from::<B>(s, start, from, saved - carry as usize);
+            }
+            others &= others - 1;
+        }
+        saved += (escape & inside).count_ones() as usize;
+        if closing != 0 {
+            let end = i + closing.trailing_zeros() as usize;
+            return Some((
+                end,
+                EscapedStr {
+                    escaped: &s[start..end],
+                    len: end - start - saved,
+                },
+            ));
+        }
+        carry = escape >> 63;
+        i += 64;
+    }
+    scan_from::<B>(s, start, i - carry as usize, saved - carry as usize)
+}
+
+/// The string scan an escape at a time, a block of [`Specials::WIDTH`] bytes at a time.
+#[cfg_attr(any(target_arch = "x86_64", target_arch = "aarch64"), allow(dead_code))]
 fn scan_with<B: Specials>(s: &str, start: usize) -> Option<(usize, EscapedStr<'_>)> {
+    scan_from::<B>(s, start, start, 0)
+}
+
+/// [`scan_with`] resumed at `from`, outside any escape, with `saved` bytes saved before it.
+fn scan_from<B: Specials>(
+    s: &str,
+    start: usize,
+    from: usize,
+    saved: usize,
+) -> Option<(usize, EscapedStr<'_>)> {
     let b = s.as_bytes();
     let n = b.len();
-    let mut i = start;
+    let mut i = from;
     // Bytes the escapes take beyond the text they stand for.
-    let mut saved = 0usize;
+    let mut saved = saved;
     let done = |end: usize, saved: usize| {
         (
             end,
@@ -770,9 +1021,96 @@ mod tests {
         assert_eq!(
             scan_with::<Swar>(s, start),
             ours,
-            "SWAR and block scans differ on {s:?}"
+            "the escape-at-a-time SWAR scan and this target's scan differ on {s:?}"
+        );
+        // SAFETY: SWAR is plain arithmetic.
+        let swar = unsafe { scan_blocks::<Swar>(s, start) };
+        assert_eq!(
+            swar, ours,
+            "the 64-byte SWAR scan and this target's scan differ on {s:?}"
+        );
+        // Without AVX2 (the test machine has it, so `ours` was the AVX2 scan).
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(
+            scan_sse2(s, start),
+            ours,
+            "SSE2 and AVX2 scans differ on {s:?}"
         );
         ours
+    }
+
+    /// [`escapes`] byte by byte: a backslash not itself escaped escapes the next byte.
+    fn escapes_slowly(backslash: u64, carry: u64) -> (u64, u64) {
+        let (mut escaped, mut escape) = (carry, 0);
+        for k in 0..64 {
+            if escaped & (1 << k) == 0 && backslash & (1 << k) != 0 {
+                escape |= 1 << k;
+                if k < 63 {
+                    escaped |= 1 << (k + 1);
+                }
+            }
+        }
+        (escaped, escape)
+    }
+
+    #[test]
+    fn escapes_of_every_backslash_run() {
+        // Runs of every length at every offset, and sparse and dense random blocks, each with
+        // and without an escape carried in.
+        let mut blocks = vec![0, !0, ODD_BITS, !ODD_BITS];
+        for len in 1..=64 {
+            for at in 0..=64 - len {
+                blocks.push((u64::MAX >> (64 - len)) << at);
+            }
+        }
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            blocks.push(x);
+            blocks.push(x & x.rotate_left(5));
+        }
+        for bs in blocks {
+            for carry in [0, 1] {
+                assert_eq!(
+                    escapes(bs, carry),
+                    escapes_slowly(bs, carry),
+                    "{bs:#x} {carry}"
+                );
+            }
+        }
+    }
+
+    /// Every byte value at every offset of a 64-byte block: its bit set in exactly the masks
+    /// it belongs to.
+    fn block_masks_are_exact<B: Blocks>() {
+        let bytes: Vec<u8> = (0..=255u8).chain(0..=255u8).collect();
+        for i in 0..=bytes.len() - 64 {
+            // SAFETY: the callers check that the CPU has what `B` uses.
+            let m = unsafe { B::masks(bytes[i..i + 64].try_into().unwrap()) };
+            for k in 0..64 {
+                let c = bytes[i + k];
+                let bit = |mask: u64| mask & (1 << k) != 0;
+                assert_eq!(bit(m.quote), c == b'"', "byte {c:#x} at {k}");
+                assert_eq!(bit(m.backslash), c == b'\\', "byte {c:#x} at {k}");
+                assert_eq!(bit(m.control), c < 0x20, "byte {c:#x} at {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn masks_of_64_byte_blocks_are_exact() {
+        block_masks_are_exact::<Swar>();
+        #[cfg(target_arch = "x86_64")]
+        {
+            block_masks_are_exact::<Sse2>();
+            if std::arch::is_x86_feature_detected!("avx2") {
+                block_masks_are_exact::<Avx2>();
+            }
+        }
+        #[cfg(target_arch = "aarch64")]
+        block_masks_are_exact::<Neon>();
     }
 
     /// Every byte value at every offset of a block: flagged exactly when it is a quote, a
@@ -808,10 +1146,19 @@ mod tests {
 
     #[test]
     fn escapes_at_every_block_boundary() {
-        // A backslash at each offset of a 32-byte block, the quote at each offset after it.
-        for pre in 0..70 {
+        // An escape at each offset of the first two 64-byte blocks (and so of every smaller
+        // one), the quote at each offset after it.
+        for pre in 0..140 {
             for post in 0..40 {
-                for escape in [r#"\""#, r#"\\"#, r#"\n"#, r#"\u00fc"#, r#"\ud83d\ude00"#] {
+                for escape in [
+                    r#"\""#,
+                    r#"\\"#,
+                    r#"\\\""#,
+                    r#"\\\\"#,
+                    r#"\n"#,
+                    r#"\u00fc"#,
+                    r#"\ud83d\ude00"#,
+                ] {
                     let literal = format!(
                         "\"{}{escape}{}\"{}",
                         "a".repeat(pre),
@@ -865,7 +1212,7 @@ mod tests {
     proptest! {
         #[test]
         fn scan_agrees_with_serde(
-            body in "([a-z\"\\\\/ \t\u{1}é😀]|\\\\[\"\\\\/bfnrtux]|\\\\u[0-9a-fA-FdD]{4}){0,40}",
+            body in "([a-z\"\\\\/ \t\u{1}é😀]|\\\\[\"\\\\/bfnrtux]|\\\\u[0-9a-fA-FdD]{4}){0,150}",
             tail in "[a-z\"]{0,3}",
             after in "[a-z\", ]{0,40}",
         ) {
