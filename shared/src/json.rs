@@ -339,17 +339,18 @@ impl Specials for Neon {
 /// JSON's escapes, `\u` with four hex digits and surrogates in pairs. Returns the index of the
 /// closing quote and the content, or `None` when the string is invalid or not closed.
 ///
-/// One pass, a block at a time (32 bytes with SSE2 on x86-64, 16 with NEON on aarch64, 8 in a
-/// `u64` elsewhere): the
-/// mask of quotes, backslashes and control characters says where to look, and every escape in
-/// a block is handled without reloading it, so escape-dense JSON-in-JSON messages cost about as
-/// much as plain text. The length is counted on the way.
+/// One pass, 64 bytes at a time ([`scan_blocks`]): masks of a block's quotes, backslashes and
+/// control characters (AVX2 or SSE2 on x86-64, NEON on aarch64, `u64` words elsewhere) give
+/// its escapes, its closing quote and the bytes its escapes save all at once, so the escape
+/// every few bytes of a JSON-in-JSON message costs no branch of its own. The length is counted
+/// on the way. The last bytes, and blocks with `\u` escapes, go an escape at a time
+/// ([`scan_from`]).
 #[inline]
 pub(crate) fn scan_string(s: &str, start: usize) -> Option<(usize, EscapedStr<'_>)> {
     #[cfg(target_arch = "x86_64")]
     {
-        // Every x86-64 Lambda host has AVX2 and POPCNT, but the x86-64 baseline has neither
-        // (without POPCNT, counting a block's escapes is a dozen instructions): checked once,
+        // Today's x86-64 servers have AVX2 and POPCNT, but the x86-64 baseline has neither
+        // (without POPCNT, counting a block's escapes is a dozen instructions): detected once,
         // then a cached bit test per string.
         if std::arch::is_x86_feature_detected!("avx2")
             && std::arch::is_x86_feature_detected!("popcnt")
@@ -545,7 +546,7 @@ impl Blocks for Neon {
 /// first unescaped quote closes the string, and every escaping backslash before it saves a
 /// byte. Only escapes other than `\"` and `\\` (`\n`, `\t`, … in JSON-in-JSON messages) are
 /// looked at, to check them; a `\u` escape, an invalid one and the last bytes (under 64) go to
-/// [`scan_with`], which resumes where this left off.
+/// [`scan_from`], which resumes where this left off.
 ///
 /// # Safety
 /// As [`Blocks::masks`]: the CPU has what `B` uses.
@@ -593,13 +594,15 @@ unsafe fn scan_blocks<B: Blocks>(s: &str, start: usize) -> Option<(usize, Escape
     scan_from::<B>(s, start, i - carry as usize, saved - carry as usize)
 }
 
-/// The string scan an escape at a time, a block of [`Specials::WIDTH`] bytes at a time.
-#[cfg_attr(any(target_arch = "x86_64", target_arch = "aarch64"), allow(dead_code))]
+/// The string scan an escape at a time, a block of [`Specials::WIDTH`] bytes at a time, from
+/// the start: the tests' second opinion on [`scan_blocks`].
+#[cfg(test)]
 fn scan_with<B: Specials>(s: &str, start: usize) -> Option<(usize, EscapedStr<'_>)> {
     scan_from::<B>(s, start, start, 0)
 }
 
-/// [`scan_with`] resumed at `from`, outside any escape, with `saved` bytes saved before it.
+/// The string scan an escape at a time, resumed at `from` (outside any escape) with `saved`
+/// bytes saved before it.
 fn scan_from<B: Specials>(
     s: &str,
     start: usize,
