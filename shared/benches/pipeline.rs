@@ -20,7 +20,6 @@
 use std::fs;
 use std::hint::black_box;
 use std::io::Read;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -28,6 +27,7 @@ use criterion::{Criterion, Throughput};
 use logship::batch;
 use logship::config::ReceiverConfig;
 use logship::decode::{self, DecodeLimits, Scratch, decode_data};
+use logship::doc::SharedDoc;
 use logship::receiver::{self, Summary, Targets};
 
 mod common;
@@ -111,6 +111,8 @@ fn pipeline(
                 batch::request_body(&b.group, &b.stream, &events[range], body);
                 wire += body.len();
             }
+            // As the writer does once the requests are sent.
+            batch::release(events);
         }
         scratch.recycle(doc);
     }
@@ -126,7 +128,7 @@ fn decode_route(
     scratch: &mut Scratch,
     targets: &mut Targets,
     summary: &mut Summary,
-) -> Arc<String> {
+) -> SharedDoc {
     let doc = decode::decode_document(d, config.limits, scratch).unwrap();
     let p = decode::parse_text(&doc).unwrap();
     receiver::route(config, &doc, &p, 0, targets, summary).unwrap();

@@ -49,6 +49,12 @@ impl LogEvent {
     }
 }
 
+/// Drops events; their messages' references to the documents they point into go back a run
+/// at a time ([`Message::release`]) rather than one atomic operation each.
+pub fn release(events: Vec<LogEvent>) {
+    Message::release(events.into_iter().map(|e| e.message));
+}
+
 /// Why the writer did not send an event: the service would refuse it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {

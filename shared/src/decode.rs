@@ -13,13 +13,13 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::io::Read;
-use std::sync::Arc;
 
 use base64::Engine as _;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use serde_json::value::RawValue;
 
+use crate::doc::SharedDoc;
 use crate::json::{EscapedStr, JsonStrError};
 
 mod fast;
@@ -332,11 +332,11 @@ pub fn decode_document(
     data: &[u8],
     limits: DecodeLimits,
     scratch: &mut Scratch,
-) -> Result<Arc<String>, DecodeError> {
+) -> Result<SharedDoc, DecodeError> {
     decode_base64(data, &mut scratch.gz)?;
     gunzip_bounded(&scratch.gz, limits, &mut scratch.json)?;
     match String::from_utf8(std::mem::take(&mut scratch.json)) {
-        Ok(text) => Ok(Arc::new(text)),
+        Ok(text) => Ok(SharedDoc::new(text)),
         Err(e) => {
             let err = not_utf8(e.utf8_error());
             scratch.json = e.into_bytes();
@@ -358,8 +358,8 @@ pub struct Scratch {
 impl Scratch {
     /// Takes back the buffer of a [`decode_document`] document once nothing else holds it
     /// (the larger of it and the current one is kept).
-    pub fn recycle(&mut self, doc: Arc<String>) {
-        if let Ok(text) = Arc::try_unwrap(doc) {
+    pub fn recycle(&mut self, doc: SharedDoc) {
+        if let Ok(text) = doc.try_into_string() {
             let buf = text.into_bytes();
             if buf.capacity() > self.json.capacity() {
                 self.json = buf;
@@ -463,14 +463,14 @@ mod tests {
         let mut s = Scratch::default();
         let data = b64(&gz(DOC.as_bytes()));
         let doc = decode_document(data.as_bytes(), DecodeLimits::default(), &mut s).unwrap();
-        assert_eq!(doc.as_str(), DOC);
+        assert_eq!(&*doc, DOC);
         assert_eq!(
             parse_text(&doc).unwrap(),
             parse_payload(DOC.as_bytes()).unwrap()
         );
         assert_eq!(s.json.capacity(), 0, "the document owns the buffer");
         // Still shared (a message not yet written): kept by its holder, not taken back.
-        let held = Arc::clone(&doc);
+        let held = doc.clone();
         s.recycle(doc);
         assert_eq!(s.json.capacity(), 0);
         s.recycle(held);

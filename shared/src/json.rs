@@ -17,7 +17,8 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+
+use crate::doc::{Refs, SharedDoc};
 
 /// The content of a JSON string, between its quotes, escapes kept, and the length of the text
 /// it stands for. Borrowed from a decoded document.
@@ -110,7 +111,7 @@ impl PartialEq<&str> for EscapedStr<'_> {
 /// allocates nothing per event. A message made from text has a buffer of its own.
 #[derive(Clone)]
 pub struct Message {
-    buf: Arc<String>,
+    buf: SharedDoc,
     start: u32,
     end: u32,
     len: usize,
@@ -125,20 +126,29 @@ impl Message {
     }
 
     /// `s` where it lies in `doc`, sharing `doc` (nothing copied); `None` when `s` is not a
-    /// slice of `doc` or ends past 4 GiB into it.
-    pub fn within(doc: &Arc<String>, s: EscapedStr<'_>) -> Option<Self> {
-        let base = doc.as_ptr() as usize;
+    /// slice of `doc` or ends past 4 GiB into it. Takes one of the references `doc` holds
+    /// (a payload's messages take theirs at once: [`SharedDoc::refs`]).
+    pub fn within(doc: &mut Refs<'_>, s: EscapedStr<'_>) -> Option<Self> {
+        let text: &str = doc.doc();
+        let base = text.as_ptr() as usize;
         let at = (s.escaped.as_ptr() as usize).checked_sub(base)?;
         let end = at.checked_add(s.escaped.len())?;
-        if end > doc.len() {
+        if end > text.len() {
             return None;
         }
+        let (start, end) = (u32::try_from(at).ok()?, u32::try_from(end).ok()?);
         Some(Self {
-            buf: Arc::clone(doc),
-            start: u32::try_from(at).ok()?,
-            end: u32::try_from(end).ok()?,
+            buf: doc.take()?,
+            start,
+            end,
             len: s.len,
         })
+    }
+
+    /// Drops messages, giving their references back in runs ([`crate::doc::release`]): the
+    /// messages of a batch come from few documents.
+    pub fn release(messages: impl IntoIterator<Item = Message>) {
+        crate::doc::release(messages.into_iter().map(|m| m.buf));
     }
 
     /// Copies an escaped string as it is.
@@ -149,7 +159,7 @@ impl Message {
     fn whole(escaped: String, len: usize) -> Self {
         let end = u32::try_from(escaped.len()).expect("a message under 4 GiB");
         Self {
-            buf: Arc::new(escaped),
+            buf: SharedDoc::new(escaped),
             start: 0,
             end,
             len,
@@ -954,22 +964,37 @@ mod tests {
 
     #[test]
     fn messages_within_a_document_share_it() {
-        let doc = Arc::new(r#"{"a":"x\"y","b":"","c":"plain"}"#.to_owned());
+        let doc = SharedDoc::new(r#"{"a":"x\"y","b":"","c":"plain"}"#.to_owned());
         let strings: Vec<EscapedStr<'_>> = [(6, 10), (17, 17), (24, 29)]
             .iter()
             .map(|&(start, end)| EscapedStr::from_raw_json(&doc[start - 1..end + 1]).unwrap())
             .collect();
+        let mut refs = doc.refs(4);
         let got: Vec<Message> = strings
             .iter()
-            .map(|s| Message::within(&doc, *s).expect("inside the document"))
+            .map(|s| Message::within(&mut refs, *s).expect("inside the document"))
             .collect();
         assert_eq!(got, ["x\"y".into(), "".into(), Message::from_text("plain")]);
         assert_eq!(got[0].len(), 3);
         assert_eq!(got[0].escaped(), r#"x\"y"#);
-        assert!(got.iter().all(|m| Arc::ptr_eq(&m.buf, &doc)));
-        // A string from elsewhere is not within it.
+        assert!(got.iter().all(|m| SharedDoc::ptr_eq(&m.buf, &doc)));
+        // A string from elsewhere is not within it, and takes no reference.
         let other = r#""x\"y""#.to_owned();
-        assert!(Message::within(&doc, EscapedStr::from_raw_json(&other).unwrap()).is_none());
+        let elsewhere = EscapedStr::from_raw_json(&other).unwrap();
+        assert!(Message::within(&mut refs, elsewhere).is_none());
+        // Once the references are taken, none is made: the caller copies instead.
+        let last = Message::within(&mut refs, strings[0]).expect("the fourth reference");
+        assert!(Message::within(&mut refs, strings[0]).is_none());
+        drop(refs);
+        Message::release(got);
+        let doc = doc
+            .try_into_string()
+            .expect_err("one message still holds it");
+        drop(last);
+        assert_eq!(
+            doc.try_into_string().unwrap(),
+            r#"{"a":"x\"y","b":"","c":"plain"}"#
+        );
     }
 
     #[test]

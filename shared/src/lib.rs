@@ -2,6 +2,7 @@
 //!
 //! - [`decode`]: subscription payloads (base64 → bounded gzip → JSON), pure.
 //! - [`json`]: messages kept JSON-escaped from the payload to the request body, with their length.
+//! - [`doc`]: the decoded document the messages point into, reference-counted in bulk.
 //! - [`batch`]: the PutLogEvents rules and the packing of events into requests, pure.
 //! - [`writer`]: PutLogEvents through the SDK — creation of what is missing, rejected events.
 //! - [`emf`]: CloudWatch metrics as Embedded Metric Format log lines.
@@ -20,6 +21,7 @@ pub mod aws;
 pub mod batch;
 pub mod config;
 pub mod decode;
+pub mod doc;
 pub mod emf;
 pub mod insights;
 pub mod json;

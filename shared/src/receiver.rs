@@ -15,7 +15,6 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use aws_lambda_events::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use serde::de::IgnoredAny;
@@ -28,6 +27,7 @@ use crate::config::{MessageFormat, ReceiverConfig, Source};
 use crate::decode::{
     self, DecodeError, MessageType, Scratch, SubscriptionLogEvent, SubscriptionPayload,
 };
+use crate::doc::SharedDoc;
 use crate::emf::{MetricRecord, Unit};
 use crate::json::{self, JsonText, Message};
 use crate::writer::{Rejected, StreamBatch, WriteContext, WriteReport, Writer};
@@ -436,7 +436,7 @@ impl Receiver {
         origin: u32,
         targets: &mut Targets,
         summary: &mut Summary,
-    ) -> Result<Arc<String>, ReceiverError> {
+    ) -> Result<SharedDoc, ReceiverError> {
         let doc = decode::decode_document(data, self.config.limits, &mut self.scratch())?;
         let payload = decode::parse_text(&doc)?;
         route(&self.config, &doc, &payload, origin, targets, summary)?;
@@ -570,7 +570,7 @@ impl Receiver {
 /// in `targets` or `summary`, like a payload that cannot be decoded.
 pub fn route(
     config: &ReceiverConfig,
-    doc: &Arc<String>,
+    doc: &SharedDoc,
     payload: &SubscriptionPayload<'_>,
     origin: u32,
     targets: &mut Targets,
@@ -584,15 +584,17 @@ pub fn route(
     let events = targets.entry(key.clone()).or_default();
     match config.message_format {
         MessageFormat::Raw => {
-            // The kept messages, escaped as they came, where they are in the document.
+            // The kept messages, escaped as they came, where they are in the document: a
+            // reference to it for each, taken at once.
             events.reserve(payload.log_events.len());
+            let mut refs = doc.refs(payload.log_events.len());
             for ev in &payload.log_events {
                 if admit(config, ev, summary) {
                     events.push(LogEvent {
                         timestamp: ev.timestamp,
                         // Both readers borrow every message from the document; a copy only
                         // if one ever did not.
-                        message: Message::within(doc, ev.message)
+                        message: Message::within(&mut refs, ev.message)
                             .unwrap_or_else(|| Message::from_escaped(ev.message)),
                         origin,
                     });
@@ -848,7 +850,7 @@ mod tests {
     }
 
     /// A document of `n` one-character events from a source whose names are `name_len` long.
-    fn tiny_events(n: usize, name_len: usize) -> Arc<String> {
+    fn tiny_events(n: usize, name_len: usize) -> SharedDoc {
         let group = format!("/aws/lambda/{}", "g".repeat(name_len));
         let stream = "s".repeat(name_len);
         let events: Vec<String> = (0..n)
@@ -859,7 +861,7 @@ mod tests {
                 )
             })
             .collect();
-        Arc::new(format!(
+        SharedDoc::new(format!(
             r#"{{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"{group}","logStream":"{stream}","subscriptionFilters":[],"logEvents":[{}]}}"#,
             events.join(",")
         ))

@@ -351,6 +351,9 @@ impl Writer {
             .zip(&events)
             .map(|((id, o), e)| (*id, *o, e.origin))
             .collect();
+        // Done with the events: their messages' references to the decoded documents go back a
+        // run at a time, not one atomic operation each.
+        batch::release(events);
         if any_split {
             per_event.sort_by_key(|(id, _, _)| *id);
             per_event.dedup_by(|b, a| {
