@@ -266,6 +266,49 @@ struct FirehoseRecord<'a> {
     data: Cow<'a, str>,
 }
 
+/// An event read in its shape.
+enum Event<'a> {
+    Direct(DirectEvent<'a>),
+    Kinesis(KinesisEvent<'a>),
+    Firehose(FirehoseEvent<'a>),
+}
+
+/// Every shape's fields at once: a well-formed event of any shape is read in one pass over its
+/// JSON (a Firehose or Kinesis event is megabytes of base64, and each pass scans all of it).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AnyEvent<'a> {
+    #[serde(borrow)]
+    awslogs: Option<AwsLogs<'a>>,
+    #[serde(rename = "Records", borrow)]
+    kinesis_records: Option<Vec<KinesisEventRecord<'a>>>,
+    #[serde(borrow)]
+    records: Option<Vec<FirehoseRecord<'a>>>,
+    invocation_id: Option<IgnoredAny>,
+    delivery_stream_arn: Option<IgnoredAny>,
+}
+
+/// Reads an event in its shape, told by its top-level keys as [`detect`] tells it. One pass
+/// when every field it has is well-formed; otherwise the shape first ([`detect_raw`]), then that
+/// shape's fields, so that the error says which of the two is wrong.
+fn read_event(event: &RawValue) -> Result<Event<'_>, ReceiverError> {
+    if let Ok(any) = serde_json::from_str::<AnyEvent<'_>>(event.get()) {
+        let firehose = any.invocation_id.is_some() || any.delivery_stream_arn.is_some();
+        if let Some(awslogs) = any.awslogs {
+            return Ok(Event::Direct(DirectEvent { awslogs }));
+        } else if let Some(records) = any.kinesis_records {
+            return Ok(Event::Kinesis(KinesisEvent { records }));
+        } else if let Some(records) = any.records.filter(|_| firehose) {
+            return Ok(Event::Firehose(FirehoseEvent { records }));
+        }
+    }
+    Ok(match detect_raw(event)? {
+        Shape::Direct => Event::Direct(from_raw(Shape::Direct, event)?),
+        Shape::Kinesis => Event::Kinesis(from_raw(Shape::Kinesis, event)?),
+        Shape::Firehose => Event::Firehose(from_raw(Shape::Firehose, event)?),
+    })
+}
+
 /// The top-level keys that tell the shapes apart; values are skipped, not built.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -382,15 +425,24 @@ impl Receiver {
     /// Handles one invocation (the event's JSON text); writes happen within `ctx`'s deadline.
     pub async fn handle(&self, event: &RawValue, ctx: WriteContext) -> Outcome {
         let mut summary = Summary::default();
-        let result = match detect_raw(event) {
-            Err(e) => Err(e),
-            Ok(shape) => {
-                summary.shape = Some(shape);
-                match shape {
-                    Shape::Direct => self.direct(event, ctx, &mut summary).await,
-                    Shape::Kinesis => self.kinesis(event, ctx, &mut summary).await,
-                    Shape::Firehose => self.firehose(event, &mut summary),
+        let result = match read_event(event) {
+            Err(e) => {
+                if let ReceiverError::Malformed { shape, .. } = e {
+                    summary.shape = Some(shape);
                 }
+                Err(e)
+            }
+            Ok(Event::Direct(e)) => {
+                summary.shape = Some(Shape::Direct);
+                self.direct(e, ctx, &mut summary).await
+            }
+            Ok(Event::Kinesis(e)) => {
+                summary.shape = Some(Shape::Kinesis);
+                self.kinesis(e, ctx, &mut summary).await
+            }
+            Ok(Event::Firehose(e)) => {
+                summary.shape = Some(Shape::Firehose);
+                self.firehose(e, event.get().len(), &mut summary)
             }
         };
         Outcome { result, summary }
@@ -398,11 +450,10 @@ impl Receiver {
 
     async fn direct(
         &self,
-        event: &RawValue,
+        e: DirectEvent<'_>,
         ctx: WriteContext,
         summary: &mut Summary,
     ) -> Result<JsonText, ReceiverError> {
-        let e: DirectEvent = from_raw(Shape::Direct, event)?;
         summary.payloads = 1;
         let mut targets = Targets::new();
         let decoded = self.decode_and_route(e.awslogs.data.as_bytes(), 0, &mut targets, summary);
@@ -446,11 +497,10 @@ impl Receiver {
 
     async fn kinesis(
         &self,
-        event: &RawValue,
+        e: KinesisEvent<'_>,
         ctx: WriteContext,
         summary: &mut Summary,
     ) -> Result<JsonText, ReceiverError> {
-        let e: KinesisEvent = from_raw(Shape::Kinesis, event)?;
         let mut targets = Targets::new();
         let mut failed = vec![false; e.records.len()];
         let mut docs = Vec::with_capacity(e.records.len());
@@ -491,8 +541,12 @@ impl Receiver {
 
     /// The Firehose answer, written as JSON text directly: each record's NDJSON lines are
     /// base64-encoded into it as they are written ([`Base64Lines`]).
-    fn firehose(&self, event: &RawValue, summary: &mut Summary) -> Result<JsonText, ReceiverError> {
-        let e: FirehoseEvent = from_raw(Shape::Firehose, event)?;
+    fn firehose(
+        &self,
+        e: FirehoseEvent<'_>,
+        event_bytes: usize,
+        summary: &mut Summary,
+    ) -> Result<JsonText, ReceiverError> {
         let mut scratch = self.scratch();
         let mut stage = String::new();
         let b64 = &base64_simd::STANDARD;
@@ -500,9 +554,7 @@ impl Receiver {
         // is 5-20 times the gzip: reserve for the usual case at once (untouched capacity costs
         // no memory) so that the multi-MB answer is not copied as it grows.
         let mut answer = String::with_capacity(
-            event
-                .get()
-                .len()
+            event_bytes
                 .saturating_mul(12)
                 .min(LAMBDA_RESPONSE_LIMIT_BYTES),
         );
@@ -903,6 +955,76 @@ mod tests {
         assert!(route(&config, &big, &payload, 0, &mut fresh, &mut fresh_summary).is_err());
         assert!(fresh.is_empty());
         assert_eq!(fresh_summary, Summary::default());
+    }
+
+    /// An event read in one pass as [`read_event`] reads it, and shape first then fields as
+    /// before it: the shape and the records, or the error.
+    fn read_both_ways(text: &str) -> [Result<(Shape, Vec<String>), String>; 2] {
+        let raw = RawValue::from_string(text.to_owned()).unwrap();
+        let data = |ev: Event<'_>| match ev {
+            Event::Direct(e) => (Shape::Direct, vec![e.awslogs.data.into_owned()]),
+            Event::Kinesis(e) => (
+                Shape::Kinesis,
+                e.records
+                    .into_iter()
+                    .map(|r| r.kinesis.data.into_owned())
+                    .collect(),
+            ),
+            Event::Firehose(e) => (
+                Shape::Firehose,
+                e.records.into_iter().map(|r| r.data.into_owned()).collect(),
+            ),
+        };
+        let two_pass = detect_raw(&raw).and_then(|shape| {
+            Ok(match shape {
+                Shape::Direct => Event::Direct(from_raw(shape, &raw)?),
+                Shape::Kinesis => Event::Kinesis(from_raw(shape, &raw)?),
+                Shape::Firehose => Event::Firehose(from_raw(shape, &raw)?),
+            })
+        });
+        [read_event(&raw), two_pass].map(|r| r.map(data).map_err(|e| e.to_string()))
+    }
+
+    #[test]
+    fn events_are_read_in_one_pass_as_shape_then_fields_read_them() {
+        let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
+        let mut texts: Vec<String> = ["direct.json", "kinesis.json", "firehose.json"]
+            .iter()
+            .map(|f| std::fs::read_to_string(samples.join(f)).unwrap())
+            .collect();
+        let k = r#"[{"kinesis":{"data":"eA==","sequenceNumber":"1"}}]"#;
+        let f = r#"[{"recordId":"r","data":"eA=="}]"#;
+        texts.extend([
+            // Each shape with the other shapes' keys beside it, well-formed or not.
+            format!(r#"{{"awslogs":{{"data":"eA=="}},"Records":{k}}}"#),
+            r#"{"awslogs":{"data":"eA=="},"Records":"not records"}"#.to_string(),
+            format!(r#"{{"Records":{k},"records":5,"invocationId":"i"}}"#),
+            format!(r#"{{"records":{f},"invocationId":"i","region":"eu-west-1"}}"#),
+            format!(r#"{{"records":{f},"deliveryStreamArn":"arn"}}"#),
+            format!(r#"{{"awslogs":null,"records":{f},"invocationId":"i"}}"#),
+            // Not one of the shapes, or one with a bad field.
+            format!(r#"{{"records":{f}}}"#),
+            r#"{"awslogs":null}"#.to_string(),
+            r#"{"awslogs":5}"#.to_string(),
+            r#"{"awslogs":{"data":"a"},"awslogs":{"data":"b"}}"#.to_string(),
+            r#"{"records":[{"recordId":"r"}],"invocationId":"i"}"#.to_string(),
+            r#"{"Records":[{"kinesis":{"data":"eA=="}}]}"#.to_string(),
+            r#"[1,2]"#.to_string(),
+            r#"{}"#.to_string(),
+        ]);
+        for text in &texts {
+            let [one, two] = read_both_ways(text);
+            assert_eq!(one, two, "{text}");
+        }
+        // The samples are read in one pass, each as its shape.
+        for (text, shape) in texts
+            .iter()
+            .zip([Shape::Direct, Shape::Kinesis, Shape::Firehose])
+        {
+            assert!(serde_json::from_str::<AnyEvent<'_>>(text).is_ok(), "{text}");
+            let [one, _] = read_both_ways(text);
+            assert_eq!(one.unwrap().0, shape);
+        }
     }
 
     proptest! {
