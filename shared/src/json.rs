@@ -417,7 +417,7 @@ fn escapes(backslash: u64, carry: u64) -> (u64, u64) {
 
 /// The quotes, backslashes and control characters of a 64-byte block, one bit per byte
 /// (byte `k` is bit `k`).
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 struct Masks {
     quote: u64,
     backslash: u64,
@@ -438,11 +438,7 @@ impl Blocks for Swar {
         // The high bits of a word's flagged bytes, gathered into one byte by a multiply that
         // moves byte k's bit to bit 56 + k (no two partial products overlap, so no carries).
         let gather = |m: u64| (m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56;
-        let mut m = Masks {
-            quote: 0,
-            backslash: 0,
-            control: 0,
-        };
+        let mut m = Masks::default();
         for k in 0..8 {
             let w = word(block, 8 * k);
             m.quote |= gather(eq_bytes(w, b'"')) << (8 * k);
@@ -458,11 +454,7 @@ impl Blocks for Sse2 {
     #[inline(always)]
     unsafe fn masks(block: &[u8; 64]) -> Masks {
         use std::arch::x86_64::*;
-        let mut m = Masks {
-            quote: 0,
-            backslash: 0,
-            control: 0,
-        };
+        let mut m = Masks::default();
         for k in 0..4 {
             // SAFETY: bytes 16k..16k + 16 of the 64-byte block (an unaligned load); SSE2, all
             // these intrinsics need, is part of the x86-64 baseline.
@@ -501,11 +493,7 @@ impl Blocks for Avx2 {
     #[inline(always)]
     unsafe fn masks(block: &[u8; 64]) -> Masks {
         use std::arch::x86_64::*;
-        let mut m = Masks {
-            quote: 0,
-            backslash: 0,
-            control: 0,
-        };
+        let mut m = Masks::default();
         for k in 0..2 {
             // SAFETY: bytes 32k..32k + 32 of the 64-byte block (an unaligned load); the
             // caller has checked that the CPU has AVX2.
