@@ -351,9 +351,9 @@ impl Specials for Neon {
 ///
 /// One pass, 64 bytes at a time ([`scan_blocks`]): masks of a block's quotes, backslashes and
 /// control characters (AVX2 or SSE2 on x86-64, NEON on aarch64, `u64` words elsewhere) give
-/// its escapes, its closing quote and the bytes its escapes save all at once, so the escape
-/// every few bytes of a JSON-in-JSON message costs no branch of its own. The length is counted
-/// on the way. The last bytes, and blocks with `\u` escapes, go an escape at a time
+/// its escapes, its closing quote and the bytes its escapes save all at once, so the `\"` or
+/// `\\` every few bytes of a JSON-in-JSON message costs no branch of its own. The length is
+/// counted on the way. The last bytes, and blocks with `\u` escapes, go an escape at a time
 /// ([`scan_from`]).
 #[inline]
 pub(crate) fn scan_string(s: &str, start: usize) -> Option<(usize, EscapedStr<'_>)> {
@@ -401,8 +401,8 @@ const ODD_BITS: u64 = 0xAAAA_AAAA_AAAA_AAAA;
 
 /// Which bytes of a 64-byte block are escaped, and which backslashes escape them, from its
 /// backslashes and `carry` (1 when the previous block ended in a backslash that escapes this
-/// block's first byte). Runs of backslashes pair up from their start: `\\` is two escaped
-/// backslashes, `\\\"` two and an escaped quote. Subtraction finds every run's start and
+/// block's first byte). Runs of backslashes pair up from their start: `\\\\` is two escaped
+/// backslashes, `\\\\\"` two and an escaped quote. Subtraction finds every run's start and
 /// parity at once (simdjson's escape scanner, Langdale and Lemire 2019).
 #[inline(always)]
 fn escapes(backslash: u64, carry: u64) -> (u64, u64) {
