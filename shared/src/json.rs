@@ -303,15 +303,28 @@ impl Specials for Sse2 {
         // SAFETY: `block` holds 32 bytes, so the loads at 0 and 16 read in bounds (unaligned
         // loads); SSE2, all these intrinsics need, is part of the x86-64 baseline.
         let half = |at: usize| unsafe {
-            let v = _mm_loadu_si128(block.as_ptr().add(at).cast());
-            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
-            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-            // Unsigned v <= 0x1F: max(v, 0x1F) is 0x1F exactly then.
-            let low = _mm_set1_epi8(0x1F);
-            let control = _mm_cmpeq_epi8(_mm_max_epu8(v, low), low);
+            let [quote, backslash, control] =
+                sse2_specials(_mm_loadu_si128(block.as_ptr().add(at).cast()));
             _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32 as u64
         };
         half(0) | (half(16) << 16)
+    }
+}
+
+/// The quotes, backslashes and control characters of 16 bytes, as SSE2 compare masks (0xFF
+/// bytes): what both x86-64 scans look for.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn sse2_specials(v: std::arch::x86_64::__m128i) -> [std::arch::x86_64::__m128i; 3] {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2, all these intrinsics need, is part of the x86-64 baseline.
+    unsafe {
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        // Unsigned v <= 0x1F: max(v, 0x1F) is 0x1F exactly then.
+        let low = _mm_set1_epi8(0x1F);
+        let control = _mm_cmpeq_epi8(_mm_max_epu8(v, low), low);
+        [quote, backslash, control]
     }
 }
 
@@ -333,14 +346,27 @@ impl Specials for Neon {
         // SAFETY: `block` holds the 16 bytes the load reads; NEON, all these intrinsics need,
         // is part of the aarch64 baseline.
         unsafe {
-            let v = vld1q_u8(block.as_ptr());
-            let quote = vceqq_u8(v, vdupq_n_u8(b'"'));
-            let backslash = vceqq_u8(v, vdupq_n_u8(b'\\'));
-            let control = vcleq_u8(v, vdupq_n_u8(0x1F));
+            let [quote, backslash, control] = neon_specials(vld1q_u8(block.as_ptr()));
             let any = vorrq_u8(vorrq_u8(quote, backslash), control);
             let nibbles = vshrn_n_u16::<4>(vreinterpretq_u16_u8(any));
             vget_lane_u64::<0>(vreinterpret_u64_u8(nibbles))
         }
+    }
+}
+
+/// The quotes, backslashes and control characters of 16 bytes, as NEON compare masks (0xFF
+/// bytes): what both aarch64 scans look for.
+#[cfg(target_arch = "aarch64")]
+#[inline(always)]
+fn neon_specials(v: std::arch::aarch64::uint8x16_t) -> [std::arch::aarch64::uint8x16_t; 3] {
+    use std::arch::aarch64::*;
+    // SAFETY: NEON, all these intrinsics need, is part of the aarch64 baseline.
+    unsafe {
+        [
+            vceqq_u8(v, vdupq_n_u8(b'"')),
+            vceqq_u8(v, vdupq_n_u8(b'\\')),
+            vcleq_u8(v, vdupq_n_u8(0x1F)),
+        ]
     }
 }
 
@@ -460,11 +486,10 @@ impl Blocks for Sse2 {
             // these intrinsics need, is part of the x86-64 baseline.
             unsafe {
                 let v = _mm_loadu_si128(block.as_ptr().add(16 * k).cast());
-                let bits = |x: __m128i| _mm_movemask_epi8(x) as u32 as u64;
-                let low = _mm_set1_epi8(0x1F);
-                m.quote |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8))) << (16 * k);
-                m.backslash |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8))) << (16 * k);
-                m.control |= bits(_mm_cmpeq_epi8(_mm_max_epu8(v, low), low)) << (16 * k);
+                let [quote, backslash, control] = sse2_specials(v).map(|x| _mm_movemask_epi8(x));
+                m.quote |= (quote as u32 as u64) << (16 * k);
+                m.backslash |= (backslash as u32 as u64) << (16 * k);
+                m.control |= (control as u32 as u64) << (16 * k);
             }
         }
         m
@@ -530,10 +555,11 @@ impl Blocks for Neon {
                 let s = vpaddq_u8(vpaddq_u8(t[0], t[1]), vpaddq_u8(t[2], t[3]));
                 vgetq_lane_u64::<0>(vreinterpretq_u64_u8(vpaddq_u8(s, s)))
             };
+            let specials = v.map(neon_specials);
             Masks {
-                quote: bits(v.map(|x| vceqq_u8(x, vdupq_n_u8(b'"')))),
-                backslash: bits(v.map(|x| vceqq_u8(x, vdupq_n_u8(b'\\')))),
-                control: bits(v.map(|x| vcleq_u8(x, vdupq_n_u8(0x1F)))),
+                quote: bits(specials.map(|c| c[0])),
+                backslash: bits(specials.map(|c| c[1])),
+                control: bits(specials.map(|c| c[2])),
             }
         }
     }
