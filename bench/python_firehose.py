@@ -75,7 +75,7 @@ def main():
         sys.exit(__doc__)
     files = sorted(glob.glob(sys.argv[1] + "/*.b64"))
     if not files:
-        sys.exit("no payload-*.b64 in %s (generate them with gen_payloads.py)" % sys.argv[1])
+        sys.exit("no payload-*.b64 in %s (make them with bench/gen_payloads.py)" % sys.argv[1])
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     per = int(sys.argv[3]) if len(sys.argv) > 3 else 4
     datas = [open(f).read().strip() for f in files]

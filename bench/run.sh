@@ -4,7 +4,9 @@
 # a figure could not be measured.
 #
 #   1. cargo build --release --bins (+ the measure example), once
-#   2. python3 ../shared/bench/python_pipeline.py  — the Python reference and Python's gunzip
+#   2. python3 bench/python_pipeline.py  — the Python reference and Python's gunzip, on the
+#      payloads of bench/gen_payloads.py (target/bench-payloads, made when missing or older
+#      than the generator)
 #   3. cargo bench -p logship --bench pipeline -- --quick  — our pipeline and the gunzip floor
 #      (skipped, with a note, while shared/benches/pipeline.rs does not exist)
 #   4. python3 bench/python_firehose.py  — the Firehose transformation in Python
@@ -82,12 +84,13 @@ rm -f "$OUT"/*.out "$OUT"/steps
 step build cargo build --release --bins --locked || exit 1
 step build-measure cargo build --release --locked -p logship-tests --example measure || exit 1
 
-if [[ -z "$(ls "$PAYLOADS"/*.b64 2>/dev/null)" ]]; then
-    step payloads python3 ../shared/bench/gen_payloads.py "$PAYLOADS" 20 2000 || exit 1
+# The payloads are made once, and again when bench/gen_payloads.py has changed since.
+if [[ ! -f "$PAYLOADS/payload-000.b64" || bench/gen_payloads.py -nt "$PAYLOADS/payload-000.b64" ]]; then
+    step payloads python3 bench/gen_payloads.py "$PAYLOADS" 20 2000 || exit 1
 fi
 
 # ---- measurements -----------------------------------------------------------------------------
-step python-pipeline python3 ../shared/bench/python_pipeline.py "$PAYLOADS" 3
+step python-pipeline python3 bench/python_pipeline.py "$PAYLOADS" 3
 
 if [[ -f shared/benches/pipeline.rs ]]; then
     step pipeline cargo bench --locked -p logship --bench pipeline -- --quick
@@ -107,7 +110,7 @@ LOGSHIP_BIN_DIR=target/release step measure target/release/examples/measure all 
 # alternating runs instead, Python then Rust, the best of each side against the best of the
 # other (other load only ever slows a CPU-bound loop, and both sides get the same chances).
 for k in $(seq 1 "$PAIRS"); do
-    step "pair-python-pipeline-$k" python3 ../shared/bench/python_pipeline.py "$PAYLOADS" 1
+    step "pair-python-pipeline-$k" python3 bench/python_pipeline.py "$PAYLOADS" 1
     step "pair-rust-pipeline-$k" cargo bench --locked -p logship --bench pipeline -- --summary-only
     step "pair-python-firehose-$k" python3 bench/python_firehose.py "$PAYLOADS" "$ROUNDS" "$RECORDS"
     LOGSHIP_BIN_DIR=target/release step "pair-pylambda-firehose-$k" target/release/examples/measure \

@@ -1,5 +1,5 @@
-//! Batching benchmarks: `batch::plan` and `batch::split_oversize` on the team's generated
-//! CloudWatch Logs payloads (`../shared/bench/gen_payloads.py`), plus allocation counts.
+//! Batching benchmarks: `batch::plan` and `batch::split_oversize` on the generated CloudWatch
+//! Logs payloads (`bench/gen_payloads.py`), plus allocation counts.
 //!
 //! ```sh
 //! cargo bench -p logship --bench batching              # ~25 s on 2 cores
@@ -7,10 +7,11 @@
 //! cargo bench -p logship --bench batching -- plan/shuffled
 //! ```
 //!
-//! The payloads (20 × 2,000 events) are generated once into `<target>/bench-payloads` and
-//! decoded once, outside anything timed. Only the call under test is timed: inputs are cloned
-//! in `iter_batched`'s setup, outputs dropped after the clock stops. Before criterion runs, one
-//! call per case is made under a counting allocator and its allocations are printed.
+//! The payloads (20 × 2,000 events) are generated into `<target>/bench-payloads` when missing
+//! or older than the generator, and decoded once, outside anything timed. Only the call under
+//! test is timed: inputs are cloned in `iter_batched`'s setup, outputs dropped after the clock
+//! stops. Before criterion runs, one call per case is made under a counting allocator and its
+//! allocations are printed.
 //!
 //! Under `cargo test --all-targets` (criterion's test mode) every case runs once, as a smoke
 //! test; there a missing generator skips the bench instead of failing it.

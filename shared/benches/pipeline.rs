@@ -1,5 +1,5 @@
-//! The receiver's pipeline, stage by stage, against the floor of gunzip itself, on the team's
-//! generated payloads (`../shared/bench/gen_payloads.py`, 20 × 2,000 events).
+//! The receiver's pipeline, stage by stage, against the floor of gunzip itself, on the
+//! generated payloads (`bench/gen_payloads.py`, 20 × 2,000 events).
 //!
 //! ```sh
 //! cargo bench -p logship --bench pipeline              # summary table, then criterion

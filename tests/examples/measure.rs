@@ -18,17 +18,18 @@
 //!   functions get their required variables and an endpoint nothing listens on (init makes no
 //!   call).
 //! - **rss**: the `subscription-receiver` shipping one direct delivery whose event is just under
-//!   the 1 MB asynchronous payload limit (made by `../shared/bench/gen_payloads.py`, so its
-//!   timestamps are fresh) to the emulator; `VmHWM` after init and after the invocation. Then
-//!   the same payload in a second process whose `INCLUDE_PATTERN` keeps nothing: the decoding
-//!   (and filtering) part of the peak, without the SDK and the requests.
+//!   the 1 MB asynchronous payload limit (made by `bench/gen_payloads.py`, so its timestamps
+//!   are fresh) to the emulator; `VmHWM` after init and after the invocation. Then the same
+//!   payload in a second process whose `INCLUDE_PATTERN` keeps nothing: the decoding (and
+//!   filtering) part of the peak, without the SDK and the requests.
 //! - **firehose**: the `subscription-receiver` answering Firehose transformation events built
-//!   from `target/bench-payloads` (20 × 2,000 events, generated if missing), `--records` payloads
-//!   per event; one warm-up invocation, then `--rounds` rounds over every event. MB/s of
-//!   decompressed JSON over the wall time of the invoke round trips (event bytes out, answer
-//!   bytes back; the answers are parsed and checked after the clock stops), over Lambda's
-//!   billed duration (event handed out on `/next` → answer fully received), and over the
-//!   function's own CPU time (`/proc/<pid>/stat`).
+//!   from `target/bench-payloads` (20 × 2,000 events of `bench/gen_payloads.py`, generated if
+//!   missing or older than the generator), `--records` payloads per event; one warm-up
+//!   invocation, then `--rounds` rounds over every event. MB/s of decompressed JSON over the
+//!   wall time of the invoke round trips (event bytes out, answer bytes back; the answers are
+//!   parsed and checked after the clock stops), over Lambda's billed duration (event handed out
+//!   on `/next` → answer fully received), and over the function's own CPU time
+//!   (`/proc/<pid>/stat`).
 //! - **python-firehose**: the same, figures named `python_firehose.*`, with the function being
 //!   `bench/python_firehose.py --lambda` (`python3` from `PATH`): the Python implementation of
 //!   the transformation as a Python Lambda runs it, timed by the same harness in the same way.
@@ -362,7 +363,7 @@ async fn rss() {
     );
 }
 
-/// A direct-delivery event just under the 1 MB limit, made by the team's generator (fresh
+/// A direct-delivery event just under the 1 MB limit, made by `bench/gen_payloads.py` (fresh
 /// timestamps: within the last hour) with as many events as fit; and its event count.
 fn rss_event() -> (Value, usize) {
     let dir = logship_tests::workspace_root()
@@ -383,15 +384,15 @@ fn rss_event() -> (Value, usize) {
     panic!("could not size a payload to ~1 MB");
 }
 
-/// Runs `../shared/bench/gen_payloads.py DIR N EVENTS` and returns the payloads (base64 text).
+/// The payload generator, `bench/gen_payloads.py`.
+fn generator() -> PathBuf {
+    logship_tests::workspace_root().join("bench/gen_payloads.py")
+}
+
+/// Runs `bench/gen_payloads.py DIR N EVENTS` and returns the payloads (base64 text).
 fn generate(dir: &Path, n: usize, events: usize) -> Vec<String> {
-    let root = logship_tests::workspace_root();
-    let generator = root.join("../shared/bench/gen_payloads.py");
-    assert!(
-        generator.is_file(),
-        "{} is missing (the team's material beside the workspace)",
-        generator.display()
-    );
+    let generator = generator();
+    assert!(generator.is_file(), "{} is missing", generator.display());
     let _ = std::fs::remove_dir_all(dir);
     let status = Command::new("python3")
         .arg(&generator)
@@ -402,6 +403,20 @@ fn generate(dir: &Path, n: usize, events: usize) -> Vec<String> {
         .unwrap_or_else(|e| panic!("python3 {}: {e}", generator.display()));
     assert!(status.success(), "{} failed: {status}", generator.display());
     read_payloads(dir)
+}
+
+/// True when a payload in `dir` was made before the generator last changed.
+fn outdated(dir: &Path) -> bool {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let Some(changed) = modified(&generator()) else {
+        return false;
+    };
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "b64"))
+        .any(|p| modified(&p).is_none_or(|t| t < changed))
 }
 
 fn read_payloads(dir: &Path) -> Vec<String> {
@@ -469,13 +484,16 @@ enum Runner {
 
 async fn firehose(runner: Runner, rounds: usize, per_event: usize) {
     let dir = logship_tests::workspace_root().join("target/bench-payloads");
-    let mut datas = if dir.is_dir() {
+    let mut datas = if dir.is_dir() && !outdated(&dir) {
         read_payloads(&dir)
     } else {
         Vec::new()
     };
     if datas.is_empty() {
-        note("target/bench-payloads is empty: generating 20 payloads × 2000 events");
+        note(
+            "target/bench-payloads is missing, empty or older than bench/gen_payloads.py: \
+             generating 20 payloads × 2000 events",
+        );
         datas = generate(&dir, 20, 2_000);
     }
     let decompressed: usize = datas

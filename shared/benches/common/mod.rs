@@ -1,7 +1,8 @@
-//! What the benches share: the team's generated payloads and a counting allocator.
+//! What the benches share: the generated payloads and a counting allocator.
 //!
-//! The payloads (`../shared/bench/gen_payloads.py`, 20 × 2,000 events) are generated once into
-//! `<target>/bench-payloads`; a bench decodes or reads them outside anything it times.
+//! The payloads (`bench/gen_payloads.py`, 20 × 2,000 events) are generated into
+//! `<target>/bench-payloads` when missing or older than the generator; a bench decodes or
+//! reads them outside anything it times.
 #![allow(dead_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -90,21 +91,25 @@ fn payload_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The payload files, generated first when missing. `None` when the generator is missing and
-/// `required` is false (test mode).
+/// True when a payload was made before the generator last changed: it is made again.
+fn outdated(files: &[PathBuf], generator: &Path) -> bool {
+    let modified = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
+    modified(generator).is_some_and(|g| files.iter().any(|f| modified(f).is_none_or(|t| t < g)))
+}
+
+/// The payload files, generated first when missing or outdated. `None` when the generator is
+/// missing and `required` is false (test mode).
 pub fn payloads(required: bool) -> Option<Vec<PathBuf>> {
     let root = workspace_root();
     let dir = payload_dir(&root);
     let files = payload_files(&dir);
-    if files.len() >= PAYLOADS {
+    let generator = root.join("bench/gen_payloads.py");
+    if files.len() >= PAYLOADS && !outdated(&files, &generator) {
         return Some(files);
     }
-    let generator = root.join("../shared/bench/gen_payloads.py");
     if !generator.is_file() {
         let msg = format!(
-            "payload generator not found at {}: the benches need the team's shared \
-             material beside the workspace (../shared/bench/gen_payloads.py), or payload-*.b64 \
-             files in {}",
+            "payload generator not found at {}, and no payload-*.b64 files in {}",
             generator.display(),
             dir.display()
         );
