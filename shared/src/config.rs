@@ -7,6 +7,7 @@
 use regex::Regex;
 
 use crate::decode::{DEFAULT_MAX_DECODED_BYTES, DecodeLimits};
+use crate::failure::{ErrorType, Typed};
 use crate::retry::DEFAULT_DEADLINE_MARGIN;
 use crate::writer::WriterOptions;
 use std::time::Duration;
@@ -18,6 +19,12 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("{var}: {reason}")]
     Invalid { var: &'static str, reason: String },
+}
+
+impl Typed for ConfigError {
+    fn error_type(&self) -> ErrorType {
+        ErrorType::InvalidConfiguration
+    }
 }
 
 /// How shipped events are written.

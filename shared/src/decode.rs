@@ -20,6 +20,7 @@ use serde::de::{self, Deserializer};
 use serde_json::value::RawValue;
 
 use crate::doc::SharedDoc;
+use crate::failure::{ErrorType, Typed};
 use crate::json::{EscapedStr, JsonStrError};
 
 mod fast;
@@ -65,6 +66,17 @@ pub enum DecodeError {
         message: String,
         source_hint: SourceHint,
     },
+}
+
+impl Typed for DecodeError {
+    /// Past the limit is a size problem (raise `MAX_DECODED_BYTES`, or it was a bomb); the rest
+    /// is a payload that is not what a subscription sends.
+    fn error_type(&self) -> ErrorType {
+        match self {
+            DecodeError::TooLarge { .. } => ErrorType::PayloadTooLarge,
+            _ => ErrorType::PayloadDecodeError,
+        }
+    }
 }
 
 /// `logGroup`/`logStream` of a document that failed the schema, for the error message.

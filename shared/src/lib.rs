@@ -5,6 +5,7 @@
 //! - [`doc`]: the decoded document the messages point into, reference-counted in bulk.
 //! - [`batch`]: the PutLogEvents rules and the packing of events into requests, pure.
 //! - [`writer`]: PutLogEvents through the SDK — creation of what is missing, rejected events.
+//! - [`failure`]: the stable `errorType` of each failure cause, as Lambda reports it.
 //! - [`emf`]: CloudWatch metrics as Embedded Metric Format log lines.
 //! - [`log_writer`]: the log-writer function — its input contract, direct and SQS.
 //! - [`insights`]: the insights-reporter — query specs, aligned windows, Insights queries.
@@ -23,6 +24,7 @@ pub mod config;
 pub mod decode;
 pub mod doc;
 pub mod emf;
+pub mod failure;
 pub mod insights;
 pub mod json;
 pub mod log_writer;

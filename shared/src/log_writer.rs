@@ -18,8 +18,9 @@ use serde_json::{Map, Value, json};
 
 use crate::batch::LogEvent;
 use crate::config::{self, CommonConfig, ConfigError};
+use crate::failure::{ErrorType, Typed};
 use crate::json::Message;
-use crate::writer::{Rejected, StreamBatch, WriteContext, WriteReport, Writer};
+use crate::writer::{Rejected, StreamBatch, WriteContext, WriteError, WriteReport, Writer};
 
 /// The log-writer's configuration.
 #[derive(Debug, Clone)]
@@ -75,8 +76,17 @@ pub enum LogWriterError {
         written: u64,
         rejected: u64,
         failed: u64,
-        cause: String,
+        cause: WriteError,
     },
+}
+
+impl Typed for LogWriterError {
+    fn error_type(&self) -> ErrorType {
+        match self {
+            LogWriterError::Invalid { .. } => ErrorType::InvalidEvent,
+            LogWriterError::Write { cause, .. } => cause.error_type(),
+        }
+    }
 }
 
 fn invalid(field: impl Into<String>, reason: impl Into<String>) -> LogWriterError {
@@ -361,7 +371,7 @@ impl LogWriter {
                 written: report.written,
                 rejected: report.rejected.total(),
                 failed: report.failed,
-                cause: cause.to_string(),
+                cause: cause.clone(),
             }),
         };
         summary.report = report;

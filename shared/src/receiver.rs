@@ -29,8 +29,9 @@ use crate::decode::{
 };
 use crate::doc::SharedDoc;
 use crate::emf::{MetricRecord, Unit};
+use crate::failure::{ErrorType, Typed};
 use crate::json::{self, JsonText, Message};
-use crate::writer::{Rejected, StreamBatch, WriteContext, WriteReport, Writer};
+use crate::writer::{Rejected, StreamBatch, WriteContext, WriteError, WriteReport, Writer};
 
 /// Lambda's limit on a synchronous invocation's response (the bytes AWS names in the error):
 /// a Firehose answer past it cannot be delivered, so it is not built.
@@ -86,8 +87,22 @@ pub enum ReceiverError {
         written: u64,
         rejected: u64,
         failed: u64,
-        cause: String,
+        cause: WriteError,
     },
+}
+
+impl Typed for ReceiverError {
+    fn error_type(&self) -> ErrorType {
+        match self {
+            ReceiverError::UnknownShape(_) | ReceiverError::Malformed { .. } => {
+                ErrorType::InvalidEvent
+            }
+            ReceiverError::Decode(e) => e.error_type(),
+            ReceiverError::EnvelopesTooLarge { .. } => ErrorType::PayloadTooLarge,
+            ReceiverError::AnswerTooLarge { .. } => ErrorType::ResponseTooLarge,
+            ReceiverError::Write { cause, .. } => cause.error_type(),
+        }
+    }
 }
 
 /// Events dropped on purpose, by reason.
@@ -474,7 +489,7 @@ impl Receiver {
                 written: report.written,
                 rejected: report.rejected.total(),
                 failed: report.failed,
-                cause: cause.to_string(),
+                cause,
             }),
         }
     }

@@ -27,6 +27,7 @@ use serde::Serialize;
 
 use crate::batch::{self, LogEvent, Rejection};
 use crate::emf::{MetricRecord, Unit};
+use crate::failure::{ErrorType, Typed};
 use crate::retry::{self, Backoff, Deadline, RetryError, RetryStats};
 
 /// Replaces a PutLogEvents request's body (the SDK serialised the group and stream only) with
@@ -157,20 +158,77 @@ impl WriteReport {
 /// first.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum WriteError {
-    #[error("PutLogEvents to {group} / {stream} failed: {message}")]
+    #[error("PutLogEvents to {group} / {stream} failed: {cause}")]
     PutLogEvents {
         group: String,
         stream: String,
-        message: String,
+        cause: Cause,
     },
-    #[error("CreateLogGroup {group} failed: {message}")]
-    CreateLogGroup { group: String, message: String },
-    #[error("CreateLogStream {group} / {stream} failed: {message}")]
+    #[error("CreateLogGroup {group} failed: {cause}")]
+    CreateLogGroup { group: String, cause: Cause },
+    #[error("CreateLogStream {group} / {stream} failed: {cause}")]
     CreateLogStream {
         group: String,
         stream: String,
-        message: String,
+        cause: Cause,
     },
+}
+
+impl WriteError {
+    pub fn cause(&self) -> &Cause {
+        match self {
+            WriteError::PutLogEvents { cause, .. }
+            | WriteError::CreateLogGroup { cause, .. }
+            | WriteError::CreateLogStream { cause, .. } => cause,
+        }
+    }
+}
+
+impl Typed for WriteError {
+    /// A refusal is `WriteFailed`; running out of time while retrying is `DeadlineExceeded`
+    /// (more time, or less throttling, would have written the events).
+    fn error_type(&self) -> ErrorType {
+        match self.cause() {
+            Cause::Refused(_) => ErrorType::WriteFailed,
+            Cause::Deadline(_) => ErrorType::DeadlineExceeded,
+        }
+    }
+}
+
+/// Why a call to CloudWatch Logs gave up, in words: the service refused it, or the
+/// invocation's deadline came while it was being retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    Refused(String),
+    Deadline(String),
+}
+
+impl Cause {
+    /// `e` told as the answer to `call` (a call made on the way, such as PutRetentionPolicy).
+    fn of_call<E: std::error::Error + 'static>(call: &str, e: RetryError<E>) -> Self {
+        match Cause::from(e) {
+            Cause::Refused(m) => Cause::Refused(format!("{call}: {m}")),
+            Cause::Deadline(m) => Cause::Deadline(format!("{call}: {m}")),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> From<RetryError<E>> for Cause {
+    fn from(e: RetryError<E>) -> Self {
+        let text = e.to_string();
+        match e {
+            RetryError::Failed(_) => Cause::Refused(text),
+            RetryError::Deadline { .. } => Cause::Deadline(text),
+        }
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cause::Refused(m) | Cause::Deadline(m) => f.write_str(m),
+        }
+    }
 }
 
 /// Settings for groups the writer creates.
@@ -408,7 +466,7 @@ impl Writer {
         let put_err = |e: RetryError<PutLogEventsError>| WriteError::PutLogEvents {
             group: group.into(),
             stream: stream.into(),
-            message: e.to_string(),
+            cause: e.into(),
         };
         let put = || {
             self.client
@@ -448,7 +506,7 @@ impl Writer {
         let err = |e: RetryError<CreateLogStreamError>| WriteError::CreateLogStream {
             group: group.into(),
             stream: stream.into(),
-            message: e.to_string(),
+            cause: e.into(),
         };
         let create = || {
             self.client
@@ -521,7 +579,7 @@ impl Writer {
             Err(e) => {
                 return Err(WriteError::CreateLogGroup {
                     group: group.into(),
-                    message: e.to_string(),
+                    cause: e.into(),
                 });
             }
         }
@@ -543,7 +601,7 @@ impl Writer {
                 .await
                 .map_err(|e| WriteError::CreateLogGroup {
                     group: group.into(),
-                    message: format!("PutRetentionPolicy: {e}"),
+                    cause: Cause::of_call("PutRetentionPolicy", e),
                 })?;
         }
         Ok(())

@@ -92,7 +92,7 @@ async fn spec_and_scheduled_event_samples_through_the_runtime_api() {
     );
 
     // A bad spec: an invocation error naming the field.
-    let (_, message) = f
+    let (error_type, message) = f
         .api
         .invoke(
             json!({"name": "x", "query": "q", "logGroups": [source], "window": "soon"}),
@@ -104,6 +104,7 @@ async fn spec_and_scheduled_event_samples_through_the_runtime_api() {
         message.starts_with("invalid query spec: window: \"soon\" is not a duration"),
         "{message}"
     );
+    assert_eq!(error_type, "InvalidEvent");
 
     let summaries = f.summaries();
     assert_eq!(summaries.len(), 3);
@@ -123,7 +124,8 @@ async fn a_query_still_running_at_the_lambda_deadline_is_stopped_and_reported() 
     ])
     .await;
     let started = Instant::now();
-    let (_, message) = f.api.invoke(json!({"name": "slow", "query": "fields @message", "logGroups": [group], "window": "1h"}), Duration::from_secs(3)).await.error();
+    let (error_type, message) = f.api.invoke(json!({"name": "slow", "query": "fields @message", "logGroups": [group], "window": "1h"}), Duration::from_secs(3)).await.error();
+    assert_eq!(error_type, "DeadlineExceeded", "{message}");
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "answered before Lambda's deadline: {:?}",
@@ -142,4 +144,100 @@ async fn a_query_still_running_at_the_lambda_deadline_is_stopped_and_reported() 
             .any(|c| c["request"]["queryId"] == json!(id))
     );
     assert!(f.process.is_running());
+}
+
+#[tokio::test]
+async fn failed_queries_and_refused_writes_have_their_own_error_types() {
+    let moto = Moto::shared();
+    let reports = unique("/logship/e2e/insights-types");
+    let f = start(&[("TARGET_LOG_GROUP", &reports)]).await;
+    let spec = |name: &str, group: &str| json!({"name": name, "query": "fields @timestamp, @message", "logGroups": [group], "window": "5m"});
+
+    // The query ends Failed: QueryFailed, naming the query id and the status.
+    let failed = unique("/logship/e2e/insights-failed");
+    let id = unique("q-e2e-failed");
+    moto.fault(json!({"target": "StartQuery", "logGroupName": failed, "status": 200, "body": {"queryId": id}})).await;
+    moto.fault(json!({"target": "GetQueryResults", "match": {"queryId": id}, "status": 200, "body": {"status": "Failed", "results": []}})).await;
+    let (error_type, message) = f.api.invoke(spec("failed", &failed), TIMEOUT).await.error();
+    assert_eq!(error_type, "QueryFailed", "{message}");
+    assert_eq!(
+        message,
+        format!("1 of 1 queries failed: failed: query {id} ended with status Failed")
+    );
+
+    // StartQuery refused (a malformed query): QueryFailed.
+    let malformed = unique("/logship/e2e/insights-malformed");
+    moto.fault(json!({"target": "StartQuery", "logGroupName": malformed, "status": 400, "errorType": "MalformedQueryException"})).await;
+    let (error_type, message) = f
+        .api
+        .invoke(spec("malformed", &malformed), TIMEOUT)
+        .await
+        .error();
+    assert_eq!(error_type, "QueryFailed", "{message}");
+    assert!(
+        message.contains("StartQuery failed") && message.contains("MalformedQueryException"),
+        "{message}"
+    );
+
+    // The query completes, but its rows cannot be republished: WriteFailed.
+    let denied = unique("/logship/e2e/insights-denied");
+    let id = unique("q-e2e-denied");
+    moto.fault(json!({"target": "StartQuery", "logGroupName": denied, "status": 200, "body": {"queryId": id}})).await;
+    moto.fault(json!({"target": "GetQueryResults", "match": {"queryId": id}, "status": 200,
+                      "body": {"status": "Complete", "results": [[{"field": "@message", "value": "row"}]]}})).await;
+    moto.fault(
+        json!({"target": "PutLogEvents", "logGroupName": reports, "logStreamName": "denied",
+                      "status": 400, "errorType": "AccessDeniedException"}),
+    )
+    .await;
+    let (error_type, message) = f.api.invoke(spec("denied", &denied), TIMEOUT).await.error();
+    assert_eq!(error_type, "WriteFailed", "{message}");
+    assert!(
+        message.contains("1 of 1 rows were not republished")
+            && message.contains("AccessDeniedException"),
+        "{message}"
+    );
+
+    // Two queries failing for different causes: the first one's type, every cause named.
+    let id = unique("q-e2e-denied-2");
+    moto.fault(json!({"target": "StartQuery", "logGroupName": denied, "status": 200, "body": {"queryId": id}})).await;
+    moto.fault(json!({"target": "GetQueryResults", "match": {"queryId": id}, "status": 200,
+                      "body": {"status": "Complete", "results": [[{"field": "@message", "value": "row"}]]}})).await;
+    moto.fault(
+        json!({"target": "PutLogEvents", "logGroupName": reports, "logStreamName": "denied",
+                      "status": 400, "errorType": "AccessDeniedException"}),
+    )
+    .await;
+    moto.fault(json!({"target": "StartQuery", "logGroupName": malformed, "status": 400, "errorType": "MalformedQueryException"})).await;
+    let both = json!({"queries": [spec("denied", &denied), spec("malformed", &malformed)]});
+    let (error_type, message) = f.api.invoke(both, TIMEOUT).await.error();
+    assert_eq!(error_type, "WriteFailed", "{message}");
+    assert!(
+        message.starts_with("2 of 2 queries failed: denied: 1 of 1 rows were not republished")
+            && message.contains("; malformed: StartQuery failed"),
+        "{message}"
+    );
+
+    assert!(f.summaries().iter().all(|s| s["conserved"] == true));
+    assert!(f.process.is_running());
+}
+
+#[tokio::test]
+async fn an_invalid_variable_fails_init_as_invalid_configuration() {
+    let f = start(&[("DEADLINE_MARGIN_MS", "later")]).await;
+    let status = f
+        .process
+        .wait_exit(TIMEOUT)
+        .await
+        .expect("the function exits at init");
+    assert!(!status.success());
+    let init = f.api.init_error().expect("/init/error was posted");
+    assert_eq!(init["errorType"], "InvalidConfiguration", "{init}");
+    assert!(
+        init["errorMessage"]
+            .as_str()
+            .unwrap()
+            .starts_with("DEADLINE_MARGIN_MS"),
+        "{init}"
+    );
 }

@@ -105,20 +105,44 @@ async fn direct_and_sqs_samples_through_the_runtime_api() {
     );
 
     // Invalid input: an invocation error naming the field.
-    let (_, message) = f.api.invoke(json!({"logGroup": group, "logStream": "s", "events": [{"timestamp": "noon", "message": "m"}]}), TIMEOUT).await.error();
+    let (error_type, message) = f.api.invoke(json!({"logGroup": group, "logStream": "s", "events": [{"timestamp": "noon", "message": "m"}]}), TIMEOUT).await.error();
     assert!(
         message.starts_with("invalid request: events[0].timestamp: must be a number"),
         "{message}"
     );
+    assert_eq!(error_type, "InvalidEvent");
+
+    // A write the service refuses for good: WriteFailed, naming the call and the answer.
+    Moto::shared()
+        .fault(
+            json!({"target": "PutLogEvents", "logGroupName": group, "logStreamName": "denied",
+                      "status": 400, "errorType": "AccessDeniedException"}),
+        )
+        .await;
+    let (error_type, message) = f
+        .api
+        .invoke(
+            json!({"logGroup": group, "logStream": "denied", "events": ["a"]}),
+            TIMEOUT,
+        )
+        .await
+        .error();
+    assert_eq!(error_type, "WriteFailed", "{message}");
+    assert!(
+        message.starts_with(
+            "1 of 1 events were not written (0 written, 0 rejected): PutLogEvents to "
+        ) && message.contains("AccessDeniedException"),
+        "{message}"
+    );
 
     let summaries = f.summaries();
-    assert_eq!(summaries.len(), 3);
+    assert_eq!(summaries.len(), 4);
     assert!(
         summaries.iter().all(|s| s["conserved"] == true),
         "{summaries:#?}"
     );
     let emf = emf_records(&f);
-    assert_eq!(emf.len(), 3, "one EMF record per invocation");
+    assert_eq!(emf.len(), 4, "one EMF record per invocation");
     assert_eq!(emf[0]["EventsWritten"], json!(n as f64));
     assert_eq!(emf[1]["EventsWritten"], json!(3.0));
     let groups = Moto::shared()
@@ -141,7 +165,7 @@ async fn the_lambda_deadline_bounds_the_retries_and_the_function_answers_in_time
     let f = start(&[("DEADLINE_MARGIN_MS", "500")]).await;
     let started = Instant::now();
     // Lambda's deadline 3 s after pickup: the function must give up and answer before it.
-    let (_, message) = f
+    let (error_type, message) = f
         .api
         .invoke(
             json!({"logGroup": group, "logStream": "s", "events": ["a", "b"]}),
@@ -155,6 +179,7 @@ async fn the_lambda_deadline_bounds_the_retries_and_the_function_answers_in_time
         "{message}"
     );
     assert!(message.contains("deadline"), "{message}");
+    assert_eq!(error_type, "DeadlineExceeded");
     assert!(
         took < Duration::from_secs(3),
         "answered before Lambda's deadline: {took:?}"
@@ -166,4 +191,24 @@ async fn the_lambda_deadline_bounds_the_retries_and_the_function_answers_in_time
         (json!(2), json!(true))
     );
     assert!(summary["throttles"].as_u64().unwrap() >= 2);
+}
+
+#[tokio::test]
+async fn an_invalid_variable_fails_init_as_invalid_configuration() {
+    let f = start(&[("TARGET_RETENTION_DAYS", "13")]).await;
+    let status = f
+        .process
+        .wait_exit(TIMEOUT)
+        .await
+        .expect("the function exits at init");
+    assert!(!status.success());
+    let init = f.api.init_error().expect("/init/error was posted");
+    assert_eq!(init["errorType"], "InvalidConfiguration", "{init}");
+    assert!(
+        init["errorMessage"]
+            .as_str()
+            .unwrap()
+            .starts_with("TARGET_RETENTION_DAYS: \"13\" is not one of the retention periods"),
+        "{init}"
+    );
 }

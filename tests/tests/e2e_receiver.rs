@@ -108,10 +108,8 @@ async fn every_sample_shape_through_the_runtime_api() {
         .invoke(json!({"detail-type": "Scheduled Event"}), TIMEOUT)
         .await
         .error();
-    assert!(
-        message.contains("accepted shapes"),
-        "{error_type}: {message}"
-    );
+    assert_eq!(error_type, "InvalidEvent", "{message}");
+    assert!(message.contains("accepted shapes"), "{message}");
 
     let s = f.summaries();
     assert_eq!(s.len(), 5, "one summary per invocation: {s:#?}");
@@ -135,7 +133,7 @@ async fn gzip_bomb_is_refused_with_bounded_memory_and_the_function_keeps_serving
         e.finish().unwrap()
     };
     assert!(bomb.len() < 2 << 20);
-    let (_, message) = f
+    let (error_type, message) = f
         .api
         .invoke(json!({"awslogs": {"data": payloads::b64(&bomb)}}), TIMEOUT)
         .await
@@ -144,6 +142,7 @@ async fn gzip_bomb_is_refused_with_bounded_memory_and_the_function_keeps_serving
         message.contains("MAX_DECODED_BYTES (33554432 bytes)"),
         "{message}"
     );
+    assert_eq!(error_type, "PayloadTooLarge");
     let peak_mib = f.process.peak_rss_kib() / 1024;
     // The 32 MiB output buffer, the ~2.7 MB event and its decoded copy, the runtime: far
     // below the 1 GiB the bomb would inflate to.
@@ -184,4 +183,118 @@ async fn missing_configuration_fails_init_naming_the_variable() {
         all.contains("TARGET_LOG_GROUP is required but not set"),
         "{all}"
     );
+    // Reported to the Runtime API as Lambda asks of a runtime, with its stable type.
+    assert_eq!(
+        api.init_error(),
+        Some(json!({"errorType": "InvalidConfiguration",
+                    "errorMessage": "TARGET_LOG_GROUP is required but not set"}))
+    );
+}
+
+/// One invocation's `(errorType, errorMessage)`, with `timeout` as Lambda's deadline.
+async fn failure(f: &Function, event: Value, timeout: Duration) -> (String, String) {
+    f.api.invoke(event, timeout).await.error()
+}
+
+#[tokio::test]
+async fn every_failure_cause_has_its_own_stable_error_type() {
+    let target = unique("/central/error-types");
+    let f = start(&[
+        ("TARGET_LOG_GROUP", &target),
+        ("TARGET_LOG_STREAM", "{logStream}"),
+        ("DEADLINE_MARGIN_MS", "500"),
+    ])
+    .await;
+    let now = now_ms();
+    let one = |stream: &str| {
+        payloads::direct(&payloads::document(
+            "/aws/lambda/app",
+            stream,
+            &[(now, format!("to {stream}"))],
+        ))
+    };
+    let moto = Moto::shared();
+    moto.fault(
+        json!({"target": "PutLogEvents", "logGroupName": target, "logStreamName": "denied",
+                      "status": 400, "errorType": "AccessDeniedException",
+                      "message": "not authorized to perform logs:PutLogEvents"}),
+    )
+    .await;
+    moto.fault(
+        json!({"target": "PutLogEvents", "logGroupName": target, "logStreamName": "throttled",
+                      "status": 400, "errorType": "ThrottlingException", "count": 100_000}),
+    )
+    .await;
+    // Many small events from long-named sources: the Firehose answer would pass 6 MB.
+    let long_group = format!("/aws/lambda/{}", "g".repeat(480));
+    let small: Vec<(i64, String)> = (0..3_000).map(|i| (now, format!("m{i}"))).collect();
+    let big = payloads::encode(&payloads::document(&long_group, &"s".repeat(500), &small));
+    let zeros = payloads::gzip(&vec![0u8; 40 << 20]);
+
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (
+            json!({"detail-type": "Scheduled Event"}),
+            "InvalidEvent",
+            "accepted shapes",
+        ),
+        (
+            json!({"awslogs": {"data": 7}}),
+            "InvalidEvent",
+            "malformed Direct event",
+        ),
+        (
+            json!({"awslogs": {"data": "%%%"}}),
+            "PayloadDecodeError",
+            "not valid base64",
+        ),
+        (
+            json!({"awslogs": {"data": payloads::b64(&payloads::gzip(b"{not json"))}}),
+            "PayloadDecodeError",
+            "not valid JSON",
+        ),
+        (
+            json!({"awslogs": {"data": payloads::b64(&zeros)}}),
+            "PayloadTooLarge",
+            "MAX_DECODED_BYTES",
+        ),
+        (
+            payloads::firehose(&[big.clone(), big.clone(), big]),
+            "ResponseTooLarge",
+            "Lambda's response limit (6291556 bytes)",
+        ),
+        (one("denied"), "WriteFailed", "AccessDeniedException"),
+    ];
+    for (event, want_type, want_text) in cases {
+        let (error_type, message) = failure(&f, event, TIMEOUT).await;
+        assert_eq!(error_type, want_type, "{message}");
+        assert!(message.contains(want_text), "{want_type}: {message}");
+    }
+    // Throttled until Lambda's deadline (3 s here, less the 500 ms margin).
+    let (error_type, message) = failure(&f, one("throttled"), Duration::from_secs(3)).await;
+    assert_eq!(error_type, "DeadlineExceeded", "{message}");
+    assert!(message.contains("deadline came after"), "{message}");
+    // The function still serves, and every invocation kept its accounts.
+    assert_eq!(
+        f.api.invoke(one("fine"), TIMEOUT).await.response(),
+        Value::Null
+    );
+    let s = f.summaries();
+    assert_eq!(s.len(), 9, "{s:#?}");
+    assert!(s.iter().all(conserved), "{s:#?}");
+}
+
+#[tokio::test]
+async fn envelopes_past_the_limit_are_payload_too_large() {
+    let f = start(&[
+        ("TARGET_LOG_GROUP", "/central/unused"),
+        ("MESSAGE_FORMAT", "envelope"),
+        ("MAX_DECODED_BYTES", "100000"),
+    ])
+    .await;
+    let now = now_ms();
+    let events: Vec<(i64, String)> = (0..400).map(|i| (now, format!("m{i}"))).collect();
+    let doc = payloads::document(&format!("/aws/lambda/{}", "g".repeat(480)), "s", &events);
+    let (error_type, message) = failure(&f, payloads::direct(&doc), TIMEOUT).await;
+    assert_eq!(error_type, "PayloadTooLarge", "{message}");
+    assert!(message.contains("envelopes"), "{message}");
 }

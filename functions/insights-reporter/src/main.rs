@@ -3,6 +3,7 @@
 
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
 use logship::emf::MetricRecord;
+use logship::failure;
 use logship::insights::query::QueryRunner;
 use logship::insights::{Reporter, ReporterConfig};
 use logship::writer::{WriteContext, Writer};
@@ -12,9 +13,9 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     logship::alloc::keep_freed_memory();
     tracing::init_default_subscriber();
-    // Configuration errors stop the function at init, naming the variable.
-    let config = ReporterConfig::from_env()
-        .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
+    // Configuration errors stop the function at init, naming the variable
+    // (errorType InvalidConfiguration).
+    let config = failure::checked_config(ReporterConfig::from_env()).await?;
     let client = logship::aws::logs_client().await;
     let writer = Writer::new(client.clone(), config.common.writer.clone());
     let reporter = Reporter::new(config, QueryRunner::new(client), writer);
@@ -36,7 +37,7 @@ async fn main() -> Result<(), Error> {
                     .dimension("FunctionName", &common.function_name),
             )
             .emit(ctx.now_ms);
-        outcome.result.map_err(Error::from)
+        outcome.result.map_err(failure::diagnostic)
     }))
     .await
 }

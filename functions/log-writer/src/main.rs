@@ -3,6 +3,7 @@
 
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
 use logship::emf::MetricRecord;
+use logship::failure;
 use logship::log_writer::{LogWriter, LogWriterConfig};
 use logship::writer::{WriteContext, Writer};
 use serde_json::Value;
@@ -11,9 +12,9 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     logship::alloc::keep_freed_memory();
     tracing::init_default_subscriber();
-    // Configuration errors stop the function at init, naming the variable.
-    let config = LogWriterConfig::from_env()
-        .inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
+    // Configuration errors stop the function at init, naming the variable
+    // (errorType InvalidConfiguration).
+    let config = failure::checked_config(LogWriterConfig::from_env()).await?;
     let writer = Writer::new(
         logship::aws::logs_client().await,
         config.common.writer.clone(),
@@ -33,7 +34,7 @@ async fn main() -> Result<(), Error> {
                     .dimension("FunctionName", &common.function_name),
             )
             .emit(ctx.now_ms);
-        outcome.result.map_err(Error::from)
+        outcome.result.map_err(failure::diagnostic)
     }))
     .await
 }

@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 use crate::batch::LogEvent;
 use crate::config::{CommonConfig, ConfigError};
 use crate::emf::{MetricRecord, Unit};
+use crate::failure::{ErrorType, Typed};
 use crate::writer::{WriteContext, WriteReport, Writer};
 use query::{QueryError, QueryRun, QueryRunner, Row, row_timestamp};
 use spec::{Defaults, EnvSpec, QuerySpec, SpecError, Window, rfc3339};
@@ -69,12 +70,23 @@ pub enum ReporterError {
     )]
     UnknownShape(String),
     /// One or more queries failed; the message lists each with its query id and status.
+    /// `error_type` is the first failed query's (in the order of the specs).
     #[error("{failed} of {total} queries failed: {details}")]
     Queries {
         failed: usize,
         total: usize,
         details: String,
+        error_type: ErrorType,
     },
+}
+
+impl Typed for ReporterError {
+    fn error_type(&self) -> ErrorType {
+        match self {
+            ReporterError::Spec(_) | ReporterError::UnknownShape(_) => ErrorType::InvalidEvent,
+            ReporterError::Queries { error_type, .. } => *error_type,
+        }
+    }
 }
 
 /// What one spec's run produced.
@@ -265,6 +277,7 @@ impl Reporter {
                 }
                 Err(SpecFailure {
                     message,
+                    error_type,
                     rows,
                     write,
                 }) => {
@@ -274,18 +287,22 @@ impl Reporter {
                         summary.report.add(w);
                     }
                     tracing::error!(query = spec.name, error = %message, "query failed");
-                    failures.push(format!("{}: {message}", spec.name));
+                    failures.push((error_type, format!("{}: {message}", spec.name)));
                 }
             }
         }
-        let result = if failures.is_empty() {
-            Ok(json!({ "queries": answers }))
-        } else {
-            Err(ReporterError::Queries {
+        let result = match failures.first() {
+            None => Ok(json!({ "queries": answers })),
+            Some(&(error_type, _)) => Err(ReporterError::Queries {
                 failed: failures.len(),
                 total: specs.len(),
-                details: failures.join("; "),
-            })
+                details: failures
+                    .into_iter()
+                    .map(|(_, m)| m)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                error_type,
+            }),
         };
         Outcome {
             result,
@@ -306,6 +323,7 @@ impl Reporter {
             .await
             .map_err(|e: QueryError| SpecFailure {
                 message: e.to_string(),
+                error_type: e.error_type(),
                 rows: 0,
                 write: None,
             })?;
@@ -327,6 +345,7 @@ impl Reporter {
             );
             return Err(SpecFailure {
                 message,
+                error_type: cause.error_type(),
                 rows: run.rows.len() as u64,
                 write: Some(write),
             });
@@ -363,6 +382,7 @@ impl Reporter {
 /// A spec that failed: why, and what its rows came to before it did.
 struct SpecFailure {
     message: String,
+    error_type: ErrorType,
     rows: u64,
     write: Option<WriteReport>,
 }

@@ -19,6 +19,7 @@ use aws_sdk_cloudwatchlogs::types::QueryStatus;
 use chrono::NaiveDateTime;
 
 use super::spec::Window;
+use crate::failure::{ErrorType, Typed};
 use crate::retry::{self, Backoff, Class, Deadline, RetryError, RetryStats};
 
 /// The most rows one query returns (the service's maximum `limit`).
@@ -87,6 +88,19 @@ pub enum QueryError {
     DeadlineBeforeStart(String),
     #[error("GetQueryResults for query {query_id} failed: {message}")]
     Results { query_id: String, message: String },
+}
+
+impl Typed for QueryError {
+    fn error_type(&self) -> ErrorType {
+        match self {
+            QueryError::Start(_) | QueryError::Ended { .. } | QueryError::Results { .. } => {
+                ErrorType::QueryFailed
+            }
+            QueryError::Deadline { .. } | QueryError::DeadlineBeforeStart(_) => {
+                ErrorType::DeadlineExceeded
+            }
+        }
+    }
 }
 
 /// Runs queries through one client.
