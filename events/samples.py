@@ -3,7 +3,9 @@
 
 Why: the functions receive CloudWatch Logs subscription payloads three ways -- directly from a
 subscription filter (`{"awslogs": {"data": ...}}`), through Kinesis Data Streams and through a
-Firehose data transformation -- always as base64 of gzip of JSON. These samples are realistic
+Firehose data transformation -- always as base64 of gzip of JSON; and a fourth way when failed
+deliveries are replayed: an SQS event of Lambda on-failure records, each body holding the
+original delivery in `requestPayload`. These samples are realistic
 (56-digit event ids, Lambda START/END/REPORT lines, JSON app logs, an access log line, a multi-line
 traceback, non-ASCII text, an account-level policy payload, a control message) so that the demo,
 `cargo lambda invoke --data-file` and the end-to-end tests all read the same, readable files.
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import base64
 import gzip
+import hashlib
 import json
 import random
 import sys
@@ -235,6 +238,77 @@ def firehose_event(rng: random.Random, payloads: list[tuple[int, dict[str, Any]]
     }
 
 
+def on_failure_record(rng: random.Random, failed_ms: int, request_payload: dict[str, Any]) -> dict[str, Any]:
+    """What Lambda sends an asynchronous invocation's on-failure destination after its retries."""
+    return {
+        "version": "1.0",
+        "timestamp": iso(failed_ms),
+        "requestContext": {
+            "requestId": uid(rng),
+            "functionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:logship-subscription-receiver:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": 3,
+        },
+        "requestPayload": request_payload,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": {
+            "errorType": "DeadlineExceeded",
+            "errorMessage": "8 of 8 events were not written (0 written, 0 rejected): PutLogEvents to "
+                            "/logship/central / orders-api failed: the invocation's deadline came after 31 "
+                            "attempts (last: ThrottlingException: Rate exceeded)",
+        },
+    }
+
+
+def kinesis_failure_record(rng: random.Random, failed_ms: int) -> dict[str, Any]:
+    """What a Kinesis event source mapping sends its on-failure destination: no records, only where."""
+    return {
+        "requestContext": {
+            "requestId": uid(rng),
+            "functionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:logship-subscription-receiver",
+            "condition": "RetryAttemptsExhausted",
+            "approximateInvokeCount": 6,
+        },
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "version": "1.0",
+        "timestamp": iso(failed_ms),
+        "KinesisBatchInfo": {
+            "shardId": "shardId-000000000000",
+            "startSequenceNumber": digits(rng, 56),
+            "endSequenceNumber": digits(rng, 56),
+            "approximateArrivalOfFirstRecord": iso(failed_ms - 3_600_000),
+            "approximateArrivalOfLastRecord": iso(failed_ms - 3_590_000),
+            "batchSize": 3,
+            "streamArn": f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/central-logs",
+        },
+    }
+
+
+def sqs_event(rng: random.Random, bodies: list[tuple[int, str]]) -> dict[str, Any]:
+    queue = f"arn:aws:sqs:{REGION}:{ACCOUNT}:logship-ReceiverFailures"
+    return {
+        "Records": [
+            {
+                "messageId": uid(rng),
+                "receiptHandle": "AQEB" + hex32(rng) + hex32(rng),
+                "body": body,
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": str(sent_ms),
+                    "SenderId": "AIDAEXAMPLEEXAMPLE",
+                    "ApproximateFirstReceiveTimestamp": str(sent_ms + 2_000),
+                },
+                "messageAttributes": {},
+                "md5OfBody": hashlib.md5(body.encode("utf-8")).hexdigest(),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue,
+                "awsRegion": REGION,
+            }
+            for sent_ms, body in bodies
+        ]
+    }
+
+
 def generate(out_dir: Path) -> list[Path]:
     rng = random.Random(20261122)
     files = {
@@ -256,6 +330,17 @@ def generate(out_dir: Path) -> list[Path]:
                 (BASE_MS + 123_500, control_message(BASE_MS + 123_000)),
             ],
         ),
+        # A replay of the on-failure queue: a failed direct delivery (shipped again), a Kinesis
+        # batch's record (no events to replay) and a body that is not JSON.
+        "replay-sqs.json": sqs_event(
+            rng,
+            [
+                (BASE_MS + 3_700_000, compact(on_failure_record(
+                    rng, BASE_MS + 3_600_000, direct_event(orders_api(rng, BASE_MS + 180_000, 45))))),
+                (BASE_MS + 3_700_500, compact(kinesis_failure_record(rng, BASE_MS + 3_600_500))),
+                (BASE_MS + 3_701_000, "{\"requestPayload\": truncated"),
+            ],
+        ),
     }
     written = []
     for name, event in files.items():
@@ -268,18 +353,53 @@ def generate(out_dir: Path) -> list[Path]:
 # --- Reading any of the shapes -----------------------------------------------------------------
 
 
-def data_slots(event: Any) -> Iterator[tuple[dict[str, Any], str]]:
-    """(container, key) of every base64 payload in a direct, Kinesis or Firehose event."""
+def compact(document: Any) -> str:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
+class BodyData:
+    """`requestPayload.awslogs` of an on-failure record in an SQS message body (JSON text): read
+    and written through, so restamping rewrites the body."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        self.record = record
+
+    @staticmethod
+    def of(record: dict[str, Any]) -> "BodyData | None":
+        try:
+            body = json.loads(record["body"])
+            body["requestPayload"]["awslogs"]["data"]
+        except (ValueError, KeyError, TypeError):
+            return None
+        return BodyData(record)
+
+    def __getitem__(self, key: str) -> Any:
+        return json.loads(self.record["body"])["requestPayload"]["awslogs"][key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        body = json.loads(self.record["body"])
+        body["requestPayload"]["awslogs"][key] = value
+        self.record["body"] = compact(body)
+
+
+def data_slots(event: Any) -> Iterator[tuple[Any, str]]:
+    """(container, key) of every base64 payload in a direct, Kinesis, Firehose or SQS (replay)
+    event; SQS bodies that carry no delivery are skipped."""
     if isinstance(event, dict) and isinstance(event.get("awslogs"), dict):
         yield event["awslogs"], "data"
     elif isinstance(event, dict) and isinstance(event.get("Records"), list):
         for record in event["Records"]:
-            yield record["kinesis"], "data"
+            if "body" in record:
+                slot = BodyData.of(record)
+                if slot is not None:
+                    yield slot, "data"
+            else:
+                yield record["kinesis"], "data"
     elif isinstance(event, dict) and isinstance(event.get("records"), list):
         for record in event["records"]:
             yield record, "data"
     else:
-        raise SystemExit("not a direct ({awslogs}), Kinesis ({Records}) or Firehose ({records}) event")
+        raise SystemExit("not a direct ({awslogs}), Kinesis or SQS ({Records}) or Firehose ({records}) event")
 
 
 def restamp(event: dict[str, Any], now_ms: int) -> int:

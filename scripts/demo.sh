@@ -34,7 +34,7 @@ pids+=($!)
 for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.2; done
 
 # 3. Every sample, re-stamped to now (CloudWatch Logs refuses events older than 14 days).
-for sample in direct control-message kinesis firehose; do
+for sample in direct control-message kinesis firehose replay-sqs; do
   python3 events/samples.py restamp "events/$sample.json" "$work/$sample.json"
   echo
   echo "--- cargo lambda invoke --data-file events/$sample.json"

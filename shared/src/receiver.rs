@@ -9,14 +9,18 @@
 //!   newline-delimited JSON returned to Firehose (`Ok`), `Dropped` or `ProcessingFailed`.
 //!   Firehose delivers the result to its own destination; nothing is written to CloudWatch
 //!   Logs on this path (that would duplicate on every Firehose retry).
+//! - SQS `{"Records":[{"messageId":…,"body":…}]}` of Lambda on-failure records ([`replay`]):
+//!   each record's original delivery is shipped again; the partial batch response names
+//!   exactly the messages that still fail.
 //!
 //! Every event is accounted for in the [`Summary`]:
 //! `events_in = shipped + dropped + rejected + failed`.
 
+pub mod replay;
+
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use aws_lambda_events::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -44,6 +48,8 @@ pub enum Shape {
     Direct,
     Kinesis,
     Firehose,
+    /// Replay: an SQS event of the on-failure queue's records.
+    Sqs,
 }
 
 impl Shape {
@@ -52,14 +58,16 @@ impl Shape {
             Shape::Direct => "direct",
             Shape::Kinesis => "kinesis",
             Shape::Firehose => "firehose",
+            Shape::Sqs => "sqs",
         }
     }
 }
 
 /// The shapes the receiver accepts, for error messages.
 pub const ACCEPTED_SHAPES: &str = "a CloudWatch Logs subscription delivery {\"awslogs\":{\"data\":\"<base64 gzip>\"}}, \
-a Kinesis Data Streams event {\"Records\":[{\"kinesis\":{\"data\":…,\"sequenceNumber\":…}}]} \
-or a Firehose data-transformation event {\"invocationId\":…,\"records\":[{\"recordId\":…,\"data\":…}]}";
+a Kinesis Data Streams event {\"Records\":[{\"kinesis\":{\"data\":…,\"sequenceNumber\":…}}]}, \
+a Firehose data-transformation event {\"invocationId\":…,\"records\":[{\"recordId\":…,\"data\":…}]}, \
+or an SQS event of Lambda on-failure records to replay {\"Records\":[{\"messageId\":…,\"body\":…}]}";
 
 /// Why an invocation failed. Lambda retries a failed direct delivery and then sends it to the
 /// on-failure destination / DLQ.
@@ -266,6 +274,22 @@ struct KinesisRecord<'a> {
 }
 
 #[derive(Deserialize)]
+struct SqsEvent<'a> {
+    #[serde(rename = "Records", borrow)]
+    records: Vec<SqsMessage<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SqsMessage<'a> {
+    #[serde(borrow)]
+    message_id: Cow<'a, str>,
+    /// An on-failure record's JSON, as text (escaped in the event, so usually a copy).
+    #[serde(borrow)]
+    body: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct FirehoseEvent<'a> {
     #[serde(borrow)]
@@ -286,6 +310,7 @@ enum Event<'a> {
     Direct(DirectEvent<'a>),
     Kinesis(KinesisEvent<'a>),
     Firehose(FirehoseEvent<'a>),
+    Sqs(SqsEvent<'a>),
 }
 
 /// Every shape's fields at once: a well-formed event of any shape is read in one pass over its
@@ -321,6 +346,7 @@ fn read_event(event: &RawValue) -> Result<Event<'_>, ReceiverError> {
         Shape::Direct => Event::Direct(from_raw(Shape::Direct, event)?),
         Shape::Kinesis => Event::Kinesis(from_raw(Shape::Kinesis, event)?),
         Shape::Firehose => Event::Firehose(from_raw(Shape::Firehose, event)?),
+        Shape::Sqs => Event::Sqs(from_raw(Shape::Sqs, event)?),
     })
 }
 
@@ -330,10 +356,24 @@ fn read_event(event: &RawValue) -> Result<Event<'_>, ReceiverError> {
 struct Peek {
     awslogs: Option<IgnoredAny>,
     #[serde(rename = "Records")]
-    kinesis_records: Option<IgnoredAny>,
+    batch_records: Option<Vec<PeekRecord>>,
     records: Option<IgnoredAny>,
     invocation_id: Option<IgnoredAny>,
     delivery_stream_arn: Option<IgnoredAny>,
+}
+
+/// What tells a Kinesis record from an SQS message (Lambda never mixes them in one batch).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PeekRecord {
+    event_source: Option<String>,
+    body: Option<IgnoredAny>,
+}
+
+impl PeekRecord {
+    fn is_sqs(&self) -> bool {
+        self.event_source.as_deref() == Some("aws:sqs") || self.body.is_some()
+    }
 }
 
 /// Tells the shape of an event from its JSON text, without building it.
@@ -341,8 +381,11 @@ pub fn detect_raw(event: &RawValue) -> Result<Shape, ReceiverError> {
     if let Ok(p) = serde_json::from_str::<Peek>(event.get()) {
         if p.awslogs.is_some() {
             return Ok(Shape::Direct);
-        } else if p.kinesis_records.is_some() {
-            return Ok(Shape::Kinesis);
+        } else if let Some(records) = p.batch_records {
+            return Ok(match records.first() {
+                Some(r) if r.is_sqs() => Shape::Sqs,
+                _ => Shape::Kinesis,
+            });
         } else if p.records.is_some()
             && (p.invocation_id.is_some() || p.delivery_stream_arn.is_some())
         {
@@ -368,8 +411,13 @@ pub fn detect(event: &Value) -> Result<Shape, ReceiverError> {
     };
     if map.contains_key("awslogs") {
         Ok(Shape::Direct)
-    } else if map.contains_key("Records") {
-        Ok(Shape::Kinesis)
+    } else if let Some(records) = map.get("Records") {
+        let first = records.as_array().and_then(|r| r.first());
+        let sqs = first.is_some_and(|r| {
+            r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs")
+                || r.get("body").is_some()
+        });
+        Ok(if sqs { Shape::Sqs } else { Shape::Kinesis })
     } else if map.contains_key("records")
         && (map.contains_key("invocationId") || map.contains_key("deliveryStreamArn"))
     {
@@ -459,6 +507,10 @@ impl Receiver {
                 summary.shape = Some(Shape::Firehose);
                 self.firehose(e, event.get().len(), &mut summary)
             }
+            Ok(Event::Sqs(e)) => {
+                summary.shape = Some(Shape::Sqs);
+                self.replay(e, ctx, &mut summary).await
+            }
         };
         Outcome { result, summary }
     }
@@ -516,18 +568,60 @@ impl Receiver {
         ctx: WriteContext,
         summary: &mut Summary,
     ) -> Result<JsonText, ReceiverError> {
+        let items = e.records.iter().map(|r| {
+            let data = Ok(Cow::Borrowed(&*r.kinesis.data));
+            (&*r.kinesis.sequence_number, data)
+        });
+        Ok(self.batch(Shape::Kinesis, items, ctx, summary).await)
+    }
+
+    /// Replay: each SQS message's on-failure record ([`replay::payload_of`]) is shipped again,
+    /// the messages together as a Kinesis batch's records are.
+    async fn replay(
+        &self,
+        e: SqsEvent<'_>,
+        ctx: WriteContext,
+        summary: &mut Summary,
+    ) -> Result<JsonText, ReceiverError> {
+        let items = e.records.iter().map(|m| {
+            let data = replay::payload_of(&m.body).map_err(|e| e.to_string());
+            (&*m.message_id, data)
+        });
+        Ok(self.batch(Shape::Sqs, items, ctx, summary).await)
+    }
+
+    /// A batch of subscription payloads, each with its item id (a Kinesis sequence number, an
+    /// SQS message id) or why it has none: every payload decoded and routed, all written at
+    /// once. The partial batch response names exactly the items not written.
+    async fn batch<'a, 'd>(
+        &self,
+        shape: Shape,
+        items: impl ExactSizeIterator<Item = (&'a str, Result<Cow<'d, str>, String>)>,
+        ctx: WriteContext,
+        summary: &mut Summary,
+    ) -> JsonText {
         let mut targets = Targets::new();
-        let mut failed = vec![false; e.records.len()];
-        let mut docs = Vec::with_capacity(e.records.len());
-        for (i, rec) in e.records.iter().enumerate() {
+        let mut ids = Vec::with_capacity(items.len());
+        let mut failed = vec![false; items.len()];
+        let mut docs = Vec::with_capacity(items.len());
+        for (i, (id, data)) in items.enumerate() {
             summary.payloads += 1;
-            let data = rec.kinesis.data.as_bytes();
-            match self.decode_and_route(data, i as u32, &mut targets, summary) {
+            ids.push(id);
+            let routed = data.and_then(|data| {
+                self.decode_and_route(data.as_bytes(), i as u32, &mut targets, summary)
+                    .map_err(|e| e.to_string())
+            });
+            match routed {
                 Ok(doc) => docs.push(doc),
-                Err(err) => {
+                Err(error) => {
                     summary.payloads_failed += 1;
                     failed[i] = true;
-                    tracing::warn!(sequence_number = %rec.kinesis.sequence_number, error = %err, "Kinesis record cannot be decoded; reporting it as a batch item failure");
+                    tracing::warn!(
+                        shape = shape.as_str(),
+                        item = id,
+                        error,
+                        "batch item cannot be shipped; reporting it in batchItemFailures"
+                    );
                 }
             }
         }
@@ -540,18 +634,7 @@ impl Receiver {
         for origin in &report.failed_origins {
             failed[*origin as usize] = true;
         }
-        let mut response = KinesisEventResponse::default();
-        for (rec, _) in e.records.iter().zip(&failed).filter(|(_, f)| **f) {
-            let mut item = KinesisBatchItemFailure::default();
-            item.item_identifier = Some(rec.kinesis.sequence_number.to_string());
-            response.batch_item_failures.push(item);
-        }
-        summary.records_failed = response.batch_item_failures.len() as u64;
-        let text = serde_json::to_string(&response).map_err(|e| ReceiverError::Malformed {
-            shape: Shape::Kinesis,
-            message: e.to_string(),
-        })?;
-        Ok(JsonText::new(text))
+        batch_item_failures(&ids, &failed, summary)
     }
 
     /// The Firehose answer, written as JSON text directly: each record's NDJSON lines are
@@ -623,6 +706,25 @@ impl Receiver {
         answer.push_str("]}");
         Ok(JsonText::new(answer))
     }
+}
+
+/// The partial batch response `{"batchItemFailures":[{"itemIdentifier":…}]}` of a Kinesis or
+/// SQS batch: the ids of the `failed` items, in the batch's order.
+fn batch_item_failures(ids: &[&str], failed: &[bool], summary: &mut Summary) -> JsonText {
+    let mut text = String::from("{\"batchItemFailures\":[");
+    let mut n = 0;
+    for (id, _) in ids.iter().zip(failed).filter(|(_, f)| **f) {
+        if n > 0 {
+            text.push(',');
+        }
+        text.push_str("{\"itemIdentifier\":");
+        json::write_str(id, &mut text);
+        text.push('}');
+        n += 1;
+    }
+    text.push_str("]}");
+    summary.records_failed = n;
+    JsonText::new(text)
 }
 
 /// Filters and formats one decoded payload's events into `targets` (by target group and
@@ -989,12 +1091,17 @@ mod tests {
                 Shape::Firehose,
                 e.records.into_iter().map(|r| r.data.into_owned()).collect(),
             ),
+            Event::Sqs(e) => (
+                Shape::Sqs,
+                e.records.into_iter().map(|m| m.body.into_owned()).collect(),
+            ),
         };
         let two_pass = detect_raw(&raw).and_then(|shape| {
             Ok(match shape {
                 Shape::Direct => Event::Direct(from_raw(shape, &raw)?),
                 Shape::Kinesis => Event::Kinesis(from_raw(shape, &raw)?),
                 Shape::Firehose => Event::Firehose(from_raw(shape, &raw)?),
+                Shape::Sqs => Event::Sqs(from_raw(shape, &raw)?),
             })
         });
         [read_event(&raw), two_pass].map(|r| r.map(data).map_err(|e| e.to_string()))
@@ -1024,6 +1131,12 @@ mod tests {
             r#"{"awslogs":{"data":"a"},"awslogs":{"data":"b"}}"#.to_string(),
             r#"{"records":[{"recordId":"r"}],"invocationId":"i"}"#.to_string(),
             r#"{"Records":[{"kinesis":{"data":"eA=="}}]}"#.to_string(),
+            // SQS messages (replay), well-formed or not.
+            r#"{"Records":[{"messageId":"m","body":"{}","eventSource":"aws:sqs"}]}"#.to_string(),
+            r#"{"Records":[{"messageId":"m","body":"{}"}],"awslogs":null}"#.to_string(),
+            r#"{"Records":[{"eventSource":"aws:sqs","messageId":"m"}]}"#.to_string(),
+            r#"{"Records":[{"messageId":"m","body":7}]}"#.to_string(),
+            std::fs::read_to_string(samples.join("replay-sqs.json")).unwrap(),
             r#"[1,2]"#.to_string(),
             r#"{}"#.to_string(),
         ]);
@@ -1040,6 +1153,9 @@ mod tests {
             let [one, _] = read_both_ways(text);
             assert_eq!(one.unwrap().0, shape);
         }
+        let replay = std::fs::read_to_string(samples.join("replay-sqs.json")).unwrap();
+        let [replay, _] = read_both_ways(&replay);
+        assert_eq!(replay.unwrap().0, Shape::Sqs);
     }
 
     proptest! {

@@ -113,10 +113,50 @@ fn for_each_data(event: &mut Value, mut f: impl FnMut(&mut Value)) {
                     f(d);
                 } else if let Some(d) = r.get_mut("data") {
                     f(d);
+                } else if let Some(Value::String(body)) = r.get_mut("body") {
+                    // An SQS message (replay): the on-failure record's original delivery.
+                    let Ok(mut record) = serde_json::from_str::<Value>(body) else {
+                        continue;
+                    };
+                    if let Some(d) = record.pointer_mut("/requestPayload/awslogs/data") {
+                        f(d);
+                        *body = record.to_string();
+                    }
                 }
             }
         }
     }
+}
+
+/// A Lambda on-failure invocation record of `request_payload`, as an asynchronous
+/// invocation's on-failure destination receives it after the retries.
+pub fn on_failure_record(request_payload: &Value) -> Value {
+    json!({
+        "version": "1.0",
+        "timestamp": "2026-11-30T10:00:00.000Z",
+        "requestContext": {"requestId": "5a3cbd0c-0a3f-4d0e-9c1e-2f6f2d0c6d1a",
+                           "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:logship-subscription-receiver:$LATEST",
+                           "condition": "RetriesExhausted", "approximateInvokeCount": 3},
+        "requestPayload": request_payload,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": {"errorType": "DeadlineExceeded", "errorMessage": "..."}
+    })
+}
+
+/// An SQS event with one message per body, message ids `m-<i>`.
+pub fn sqs(bodies: &[String]) -> Value {
+    let records: Vec<Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            json!({"messageId": format!("m-{i}"), "receiptHandle": format!("rh-{i}"), "body": body,
+                   "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795300000000"},
+                   "messageAttributes": {}, "eventSource": "aws:sqs",
+                   "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:logship-ReceiverFailures",
+                   "awsRegion": "us-east-1"})
+        })
+        .collect();
+    json!({ "Records": records })
 }
 
 /// The document a `data` field carries, if it decodes (base64 → gzip → JSON).

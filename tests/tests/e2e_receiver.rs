@@ -102,6 +102,34 @@ async fn every_sample_shape_through_the_runtime_api() {
             .all(|r| r["result"] == "Ok" || r["result"] == "Dropped")
     );
 
+    // Replay of the on-failure queue: the failed delivery is shipped again; the Kinesis
+    // batch's record and the broken body are the batch item failures.
+    let replay = payloads::sample("replay-sqs.json");
+    let ids: Vec<Value> = replay["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["messageId"].clone())
+        .collect();
+    let replayed = payloads::documents(&replay).remove(0);
+    assert_eq!(
+        f.api.invoke(replay, TIMEOUT).await.response(),
+        json!({"batchItemFailures": [{"itemIdentifier": ids[1]}, {"itemIdentifier": ids[2]}]})
+    );
+    let got = read_all(
+        &Moto::shared().client().await,
+        &target,
+        replayed["logGroup"].as_str().unwrap(),
+    )
+    .await;
+    for e in replayed["logEvents"].as_array().unwrap() {
+        assert!(
+            got.iter().any(|(t, m)| Some(*t) == e["timestamp"].as_i64()
+                && Some(m.as_str()) == e["message"].as_str()),
+            "{e} replayed and read back"
+        );
+    }
+
     // An unknown shape is an invocation error naming the accepted shapes.
     let (error_type, message) = f
         .api
@@ -112,7 +140,7 @@ async fn every_sample_shape_through_the_runtime_api() {
     assert!(message.contains("accepted shapes"), "{message}");
 
     let s = f.summaries();
-    assert_eq!(s.len(), 5, "one summary per invocation: {s:#?}");
+    assert_eq!(s.len(), 6, "one summary per invocation: {s:#?}");
     assert!(s.iter().all(conserved), "{s:#?}");
     assert_eq!(s[1]["control_messages"], 1);
     Moto::shared().assert_no_violations(&target).await;

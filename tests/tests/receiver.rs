@@ -259,6 +259,96 @@ async fn kinesis_records_whose_writes_fail_are_reported() {
     assert_conserved(&summary);
 }
 
+/// An on-failure record's body (JSON text) for a direct delivery of `data`.
+fn failed_delivery(data: &str) -> String {
+    payloads::on_failure_record(&json!({"awslogs": {"data": data}})).to_string()
+}
+
+#[tokio::test]
+async fn replay_ships_on_failure_records_and_reports_exactly_the_ones_that_still_fail() {
+    let target = unique("/central/replay");
+    let r = receiver(&[
+        ("TARGET_LOG_GROUP", &target),
+        ("TARGET_LOG_STREAM", "{logStream}"),
+    ])
+    .await;
+    let now = now_ms();
+    let kinesis_info = json!({"requestContext": {"requestId": "r-k", "condition": "RetryAttemptsExhausted"},
+        "KinesisBatchInfo": {"shardId": "shardId-000000000000", "startSequenceNumber": "1",
+                             "endSequenceNumber": "9", "batchSize": 3,
+                             "streamArn": "arn:aws:kinesis:us-east-1:123456789012:stream/s"}});
+    let event = payloads::sqs(&[
+        failed_delivery(&two_events("first", now)),
+        "{\"requestPayload\": trunc".to_string(),
+        failed_delivery("%%%not base64%%%"),
+        kinesis_info.to_string(),
+        failed_delivery(&two_events("second", now)),
+        json!({"unrelated": true}).to_string(),
+    ]);
+    let Outcome { result, summary } = r.invoke(event, at(now)).await;
+    assert_eq!(
+        result.unwrap(),
+        json!({"batchItemFailures": [{"itemIdentifier": "m-1"}, {"itemIdentifier": "m-2"},
+                                     {"itemIdentifier": "m-3"}, {"itemIdentifier": "m-5"}]})
+    );
+    assert_eq!(messages(&target, "first").await, ["first one", "first two"]);
+    assert_eq!(
+        messages(&target, "second").await,
+        ["second one", "second two"]
+    );
+    assert_eq!(summary.shape, Some(logship::receiver::Shape::Sqs));
+    assert_eq!(
+        (
+            summary.payloads,
+            summary.payloads_failed,
+            summary.records_failed,
+            summary.events_in,
+            summary.shipped
+        ),
+        (6, 4, 4, 4, 4)
+    );
+    assert_conserved(&summary);
+    Moto::shared().assert_no_violations(&target).await;
+}
+
+#[tokio::test]
+async fn replayed_records_whose_writes_fail_are_the_only_failures() {
+    let target = unique("/central/replay-writefail");
+    let r = receiver(&[
+        ("TARGET_LOG_GROUP", &target),
+        ("TARGET_LOG_STREAM", "{logStream}"),
+    ])
+    .await;
+    let now = now_ms();
+    Moto::shared().create(&target, &["ok", "refused"]).await;
+    Moto::shared()
+        .fault(json!({"target": "PutLogEvents", "logGroupName": target, "logStreamName": "refused", "status": 400, "errorType": "InvalidParameterException", "count": 1}))
+        .await;
+    let event = payloads::sqs(&[
+        failed_delivery(&two_events("ok", now)),
+        failed_delivery(&two_events("refused", now)),
+    ]);
+    let Outcome { result, summary } = r.invoke(event.clone(), at(now)).await;
+    assert_eq!(
+        result.unwrap(),
+        json!({"batchItemFailures": [{"itemIdentifier": "m-1"}]})
+    );
+    assert_eq!(
+        (summary.shipped, summary.failed, summary.records_failed),
+        (2, 2, 1)
+    );
+    assert_conserved(&summary);
+    // The queue redelivers the failed message; now it goes through.
+    let again = json!({"Records": [event["Records"][1].clone()]});
+    let Outcome { result, summary } = r.invoke(again, at(now)).await;
+    assert_eq!(result.unwrap(), json!({"batchItemFailures": []}));
+    assert_eq!(summary.shipped, 2);
+    assert_eq!(
+        messages(&target, "refused").await,
+        ["refused one", "refused two"]
+    );
+}
+
 #[tokio::test]
 async fn direct_delivery_fails_the_invocation_when_a_write_fails() {
     let target = unique("/central/direct-writefail");
