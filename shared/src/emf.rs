@@ -91,6 +91,16 @@ impl MetricRecord {
         self.metrics.len()
     }
 
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The metrics' names, in order: what alarms and dashboards may name (the template test
+    /// reads them from here, not from a list of its own).
+    pub fn metric_names(&self) -> impl Iterator<Item = &str> {
+        self.metrics.iter().map(|(n, _, _)| n.as_str())
+    }
+
     /// The record as one JSON line, stamped `timestamp_ms`.
     pub fn to_json(&self, timestamp_ms: i64) -> Result<String, EmfError> {
         if self.metrics.len() > MAX_METRICS {

@@ -131,6 +131,21 @@ impl Dropped {
     pub fn total(&self) -> u64 {
         self.control_message + self.filtered + self.loop_guard + self.empty
     }
+
+    /// Adds `EventsDropped` and one metric per reason to an EMF record.
+    pub fn metrics(&self, record: MetricRecord) -> MetricRecord {
+        let c = |v: u64| v as f64;
+        record
+            .metric("EventsDropped", c(self.total()), Unit::Count)
+            .metric(
+                "EventsDroppedControlMessage",
+                c(self.control_message),
+                Unit::Count,
+            )
+            .metric("EventsDroppedFiltered", c(self.filtered), Unit::Count)
+            .metric("EventsDroppedLoopGuard", c(self.loop_guard), Unit::Count)
+            .metric("EventsDroppedEmpty", c(self.empty), Unit::Count)
+    }
 }
 
 /// One invocation's accounting, logged as one structured line.
@@ -182,13 +197,13 @@ impl Summary {
     /// Adds this invocation's counters to an EMF record.
     pub fn metrics(&self, record: MetricRecord) -> MetricRecord {
         let c = |v: u64| v as f64;
-        record
+        let record = record
             .metric("Payloads", c(self.payloads), Unit::Count)
             .metric("PayloadsFailed", c(self.payloads_failed), Unit::Count)
             .metric("EventsIn", c(self.events_in), Unit::Count)
-            .metric("EventsShipped", c(self.shipped), Unit::Count)
-            .metric("EventsDropped", c(self.dropped.total()), Unit::Count)
-            .metric("EventsRejected", c(self.rejected.total()), Unit::Count)
+            .metric("EventsShipped", c(self.shipped), Unit::Count);
+        let record = self.rejected.metrics(self.dropped.metrics(record));
+        record
             .metric("EventsFailed", c(self.failed), Unit::Count)
             .metric("EventsSplit", c(self.split), Unit::Count)
             .metric("PutLogEventsRequests", c(self.requests), Unit::Count)

@@ -67,6 +67,16 @@ impl Rejected {
         self.too_new += other.too_new;
         self.expired += other.expired;
     }
+
+    /// Adds `EventsRejected` and one metric per reason to an EMF record.
+    pub fn metrics(&self, record: MetricRecord) -> MetricRecord {
+        let c = |v: u64| v as f64;
+        record
+            .metric("EventsRejected", c(self.total()), Unit::Count)
+            .metric("EventsRejectedTooOld", c(self.too_old), Unit::Count)
+            .metric("EventsRejectedTooNew", c(self.too_new), Unit::Count)
+            .metric("EventsRejectedExpired", c(self.expired), Unit::Count)
+    }
 }
 
 /// What a write did. Event counts are in input events: an event split into parts counts once,
@@ -123,23 +133,9 @@ impl WriteReport {
     /// Adds this report's counters to an EMF record.
     pub fn metrics(&self, record: MetricRecord) -> MetricRecord {
         let c = |v: u64| v as f64;
-        record
-            .metric("EventsWritten", c(self.written), Unit::Count)
-            .metric(
-                "EventsRejectedTooOld",
-                c(self.rejected.too_old),
-                Unit::Count,
-            )
-            .metric(
-                "EventsRejectedTooNew",
-                c(self.rejected.too_new),
-                Unit::Count,
-            )
-            .metric(
-                "EventsRejectedExpired",
-                c(self.rejected.expired),
-                Unit::Count,
-            )
+        let record = record.metric("EventsWritten", c(self.written), Unit::Count);
+        self.rejected
+            .metrics(record)
             .metric("EventsFailed", c(self.failed), Unit::Count)
             .metric("EventsSplit", c(self.split), Unit::Count)
             .metric("PutLogEventsRequests", c(self.requests), Unit::Count)
