@@ -377,3 +377,242 @@ async fn the_schedule_input_is_a_spec_the_reporter_accepts() {
     assert_eq!(specs[0].name, params["ReportName"]);
     assert_eq!(specs[0].target.log_group, params["ReportLogGroup"]);
 }
+
+/// The metric names each function's code puts in its EMF record (namespace `ns`), read from the
+/// code: the calls the binaries make, on empty counters.
+fn emitted(ns: &str) -> BTreeMap<&'static str, BTreeSet<String>> {
+    use logship::emf::MetricRecord;
+    let names = |r: MetricRecord| {
+        assert_eq!(r.namespace(), ns);
+        r.metric_names().map(String::from).collect::<BTreeSet<_>>()
+    };
+    let record = || MetricRecord::new(ns).dimension("FunctionName", "f");
+    let write = logship::writer::WriteReport::default();
+    BTreeMap::from([
+        (
+            "SubscriptionReceiver",
+            names(logship::receiver::Summary::default().metrics(record())),
+        ),
+        ("LogWriter", names(write.metrics(record()))),
+        ("InsightsReporter", names(write.metrics(record()))),
+    ])
+}
+
+/// `!Ref X` / `!GetAtt X.Attr` as `X`; a plain string as itself.
+fn referenced(v: &Value) -> String {
+    match v {
+        Value::Tagged(t) if t.tag == "!Ref" || t.tag == "!GetAtt" => {
+            s(&t.value).split('.').next().unwrap().to_string()
+        }
+        Value::String(x) => x.clone(),
+        other => panic!("expected !Ref, !GetAtt or a string, got {other:?}"),
+    }
+}
+
+/// Lambda's and SQS's own metrics that alarms and the dashboard may use.
+const SERVICE_METRICS: [(&str, &str); 6] = [
+    ("AWS/Lambda", "Errors"),
+    ("AWS/Lambda", "Throttles"),
+    ("AWS/Lambda", "Duration"),
+    ("AWS/Lambda", "IteratorAge"),
+    ("AWS/Lambda", "ConcurrentExecutions"),
+    ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+];
+
+/// Checks one metric of an alarm or the dashboard: logship's namespace names a metric the
+/// named function's code emits; any other namespace, a known service metric on a resource of
+/// the right type.
+fn check_metric(t: &Value, what: &str, namespace: &str, metric: &str, dimension: (&str, &str)) {
+    let params = defaults(t);
+    let ns = &params["MetricsNamespace"];
+    let (dim, resource) = dimension;
+    let kind = s(&t["Resources"][resource]["Type"]).to_string();
+    if namespace == ns {
+        assert_eq!(dim, "FunctionName", "{what}");
+        let by_function = emitted(ns);
+        let names = by_function
+            .get(resource)
+            .unwrap_or_else(|| panic!("{what}: {resource} is not a function"));
+        assert!(
+            names.contains(metric),
+            "{what}: {resource} never emits {ns}/{metric} (it emits {names:?})"
+        );
+    } else {
+        assert!(
+            SERVICE_METRICS.contains(&(namespace, metric)),
+            "{what}: {namespace}/{metric} is not a metric this template knows"
+        );
+        let want = if namespace == "AWS/SQS" {
+            ("QueueName", "AWS::SQS::Queue")
+        } else {
+            ("FunctionName", "AWS::Serverless::Function")
+        };
+        assert_eq!((dim, kind.as_str()), want, "{what}");
+    }
+}
+
+fn resources_of_type<'a>(t: &'a Value, kind: &str) -> Vec<(&'a str, &'a Value)> {
+    t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some(kind))
+        .map(|(k, r)| (s(k), r))
+        .collect()
+}
+
+#[test]
+fn alarms_watch_only_metrics_the_code_and_services_emit() {
+    let t = template();
+    // Every function's environment sends its metrics to the namespace the alarms watch.
+    for function in ["SubscriptionReceiver", "LogWriter", "InsightsReporter"] {
+        let vars = &t["Resources"][function]["Properties"]["Environment"]["Variables"];
+        assert_eq!(referenced(&vars["METRICS_NAMESPACE"]), "MetricsNamespace");
+    }
+    let alarms = resources_of_type(&t, "AWS::CloudWatch::Alarm");
+    let mut watched = BTreeSet::new();
+    for (name, alarm) in &alarms {
+        let p = &alarm["Properties"];
+        let namespace = match &p["Namespace"] {
+            Value::String(n) => n.clone(),
+            v => defaults(&t)[&referenced(v)].clone(),
+        };
+        let metric = s(&p["MetricName"]);
+        let dims = p["Dimensions"].as_sequence().unwrap();
+        assert_eq!(dims.len(), 1, "{name}");
+        let resource = referenced(&dims[0]["Value"]);
+        check_metric(
+            &t,
+            name,
+            &namespace,
+            metric,
+            (s(&dims[0]["Name"]), &resource),
+        );
+        watched.insert((metric.to_string(), resource));
+        // Notifications go to AlarmTopicArn when it is set, and nowhere otherwise.
+        for actions in ["AlarmActions", "OKActions"] {
+            assert!(
+                text(&p[actions]).contains("HasAlarmTopic")
+                    && text(&p[actions]).contains("AlarmTopicArn"),
+                "{name}: {actions}"
+            );
+        }
+        assert_eq!(s(&p["TreatMissingData"]), "notBreaching", "{name}");
+    }
+    for function in ["SubscriptionReceiver", "LogWriter", "InsightsReporter"] {
+        for metric in ["Errors", "Throttles", "EventsFailed", "EventsRejected"] {
+            assert!(
+                watched.contains(&(metric.to_string(), function.to_string())),
+                "no {metric} alarm on {function}"
+            );
+        }
+    }
+    // Every queue that holds failures has an alarm; the log-writer's input queue has none.
+    for (queue, _) in resources_of_type(&t, "AWS::SQS::Queue") {
+        let alarmed = watched.contains(&(
+            "ApproximateNumberOfMessagesVisible".to_string(),
+            queue.to_string(),
+        ));
+        assert_eq!(alarmed, queue != "WriterQueue", "{queue}");
+    }
+    let iterator_age = alarms
+        .iter()
+        .find(|(_, a)| a["Properties"]["MetricName"].as_str() == Some("IteratorAge"))
+        .expect("an IteratorAge alarm");
+    assert_eq!(s(&iterator_age.1["Condition"]), "ViaKinesis");
+}
+
+#[test]
+fn the_dashboard_shows_only_metrics_the_code_and_services_emit() {
+    let t = template();
+    let Value::Tagged(body) = &t["Resources"]["Dashboard"]["Properties"]["DashboardBody"] else {
+        panic!("DashboardBody is a !Sub")
+    };
+    assert_eq!(body.tag, "!Sub");
+    // `${Param}` as the parameter's default, `${Resource}` / `${Resource.Attr}` as its name.
+    let mut json = s(&body.value).to_string();
+    for (k, v) in defaults(&t) {
+        json = json.replace(&format!("${{{k}}}"), &v);
+    }
+    json = json.replace("${AWS::Region}", "us-east-1");
+    let json = resource_refs(&json);
+    let dashboard: serde_json::Value = serde_json::from_str(&json)
+        .unwrap_or_else(|e| panic!("the dashboard body is not JSON ({e}): {json}"));
+    let mut shown = BTreeSet::new();
+    for widget in dashboard["widgets"].as_array().unwrap() {
+        let title = widget["properties"]["title"].as_str().unwrap();
+        for m in widget["properties"]["metrics"].as_array().unwrap() {
+            let m = m.as_array().unwrap();
+            let (namespace, metric) = (m[0].as_str().unwrap(), m[1].as_str().unwrap());
+            let (dim, resource) = (m[2].as_str().unwrap(), m[3].as_str().unwrap());
+            check_metric(&t, title, namespace, metric, (dim, resource));
+            shown.insert(metric.to_string());
+        }
+    }
+    // What the issue asks to see: events in, shipped, dropped by reason, rejected, failed,
+    // requests, throttles, bytes, duration.
+    for metric in [
+        "EventsIn",
+        "EventsShipped",
+        "EventsDroppedControlMessage",
+        "EventsDroppedFiltered",
+        "EventsDroppedLoopGuard",
+        "EventsDroppedEmpty",
+        "EventsRejected",
+        "EventsFailed",
+        "PutLogEventsRequests",
+        "Throttles",
+        "BytesShipped",
+        "BytesWritten",
+        "Duration",
+    ] {
+        assert!(shown.contains(metric), "the dashboard shows {metric}");
+    }
+}
+
+/// `${Name}` and `${Name.Attr}` replaced by `Name`: the resource a reference points at.
+fn resource_refs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').expect("a closed ${") + start;
+        let name = &rest[start + 2..end];
+        out.push_str(name.split('.').next().unwrap());
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn failed_deliveries_can_be_replayed_and_are_off_by_default() {
+    let t = template();
+    let r = &t["Resources"];
+    // The receiver's on-failure destination is the queue its replay source reads.
+    let destination = referenced(
+        &r["SubscriptionReceiver"]["Properties"]["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
+            ["Destination"],
+    );
+    let replay = &r["SubscriptionReceiver"]["Properties"]["Events"]["Replay"];
+    assert_eq!(s(&replay["Type"]), "SQS");
+    assert_eq!(referenced(&replay["Properties"]["Queue"]), destination);
+    assert_eq!(
+        text(&replay["Properties"]["FunctionResponseTypes"]).trim(),
+        "- ReportBatchItemFailures"
+    );
+    let enabled = text(&replay["Properties"]["Enabled"]);
+    assert!(enabled.contains("ReplayOn"), "{enabled}");
+    assert_eq!(defaults(&t)["ReplayFailedDeliveries"], "false");
+    assert!(text(&t["Conditions"]["ReplayOn"]).contains("ReplayFailedDeliveries"));
+    // Lambda refuses an SQS source whose visibility timeout is below the function's timeout.
+    let queue = &r[destination.as_str()]["Properties"];
+    let timeout = r["SubscriptionReceiver"]["Properties"]["Timeout"]
+        .as_u64()
+        .unwrap();
+    assert!(queue["VisibilityTimeout"].as_u64().unwrap() >= 6 * timeout);
+    // What still fails is parked, not replayed forever.
+    let parked = referenced(&queue["RedrivePolicy"]["deadLetterTargetArn"]);
+    assert_eq!(s(&r[parked.as_str()]["Type"]), "AWS::SQS::Queue");
+    assert!(queue["RedrivePolicy"]["maxReceiveCount"].as_u64().is_some());
+}
