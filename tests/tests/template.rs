@@ -616,3 +616,21 @@ fn failed_deliveries_can_be_replayed_and_are_off_by_default() {
     assert_eq!(s(&r[parked.as_str()]["Type"]), "AWS::SQS::Queue");
     assert!(queue["RedrivePolicy"]["maxReceiveCount"].as_u64().is_some());
 }
+
+#[test]
+fn asynchronously_invoked_functions_keep_their_failures() {
+    // The receiver (CloudWatch Logs) and the reporter (EventBridge Scheduler) are invoked
+    // asynchronously: what fails after Lambda's retries is kept in a queue, not discarded.
+    let t = template();
+    for function in ["SubscriptionReceiver", "InsightsReporter"] {
+        let invoke = &t["Resources"][function]["Properties"]["EventInvokeConfig"];
+        assert!(invoke["MaximumRetryAttempts"].as_u64().unwrap() <= 2);
+        let on_failure = &invoke["DestinationConfig"]["OnFailure"];
+        assert_eq!(s(&on_failure["Type"]), "SQS", "{function}");
+        let queue = referenced(&on_failure["Destination"]);
+        assert_eq!(
+            s(&t["Resources"][queue.as_str()]["Type"]),
+            "AWS::SQS::Queue"
+        );
+    }
+}
