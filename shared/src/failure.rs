@@ -82,8 +82,12 @@ pub trait Typed: std::error::Error {
     fn error_type(&self) -> ErrorType;
 }
 
-/// The runtime's report of `error`: its stable type and its message.
+/// The runtime's report of `error`: its stable type and its message. Also logged as one
+/// structured line (`invocation failed`, with `error_type` and `error`): a custom runtime's
+/// error is not written to the function's log group by Lambda, and the alarms' runbook
+/// searches it there.
 pub fn diagnostic<E: Typed>(error: E) -> Diagnostic {
+    tracing::error!(error_type = %error.error_type(), error = %error, "invocation failed");
     Diagnostic {
         error_type: error.error_type().as_str().to_owned(),
         error_message: error.to_string(),

@@ -128,6 +128,20 @@ async fn direct_and_sqs_samples_through_the_runtime_api() {
         .await
         .error();
     assert_eq!(error_type, "WriteFailed", "{message}");
+    // The function's log group has it too, searchable by type.
+    let logged: Vec<Value> = f
+        .process
+        .json_lines()
+        .into_iter()
+        .filter(|l| l["fields"]["message"] == "invocation failed")
+        .map(|l| l["fields"].clone())
+        .collect();
+    assert_eq!(
+        logged.last(),
+        Some(
+            &json!({"message": "invocation failed", "error_type": "WriteFailed", "error": message})
+        )
+    );
     assert!(
         message.starts_with(
             "1 of 1 events were not written (0 written, 0 rejected): PutLogEvents to "
