@@ -1,11 +1,12 @@
 # logship — make test (everything CI runs) and make demo (the receiver, locally, no AWS account).
 SHELL := /bin/bash
 VENV := .venv
+SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: test demo venv build build-arm64 test-arm64 bench lint clean
+.PHONY: test demo venv sam-venv sam-build build build-arm64 test-arm64 bench lint clean
 
 test: venv build lint
 	scripts/test.sh
@@ -19,6 +20,21 @@ $(VENV)/.installed: requirements-dev.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
+
+# The AWS SAM CLI, pinned, in its own venv (its boto3, click and cfn-lint pins differ from the
+# test stack's).
+sam-venv: $(SAM_VENV)/.installed
+$(SAM_VENV)/.installed: requirements-sam.txt
+	python3 -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+# `sam build` as a user runs it (samconfig.toml opts in to SAM CLI's expansion of Fn::ForEach):
+# the three arm64 bootstraps in .aws-sam/build/<LogicalId>/, offline (scripts/sam.sh). Then
+# `sam deploy --guided` with your credentials.
+sam-build: venv sam-venv
+	rustup target add aarch64-unknown-linux-gnu
+	scripts/sam.sh build
 
 # Debug binaries for the end-to-end tests: same profile and features as the tests, so the SDK
 # compiles once.
@@ -55,4 +71,4 @@ lint:
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 clean:
-	rm -rf $(VENV) .demo target
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .demo target
