@@ -8,7 +8,9 @@ export CARGO_TERM_COLOR ?= never
 
 .PHONY: test demo venv sam-venv sam-build build build-arm64 test-arm64 bench lint clean
 
-test: venv build lint
+# scripts/test.sh runs SAM CLI's own build of the template too (sam validate, sam build).
+test: venv sam-venv build lint
+	rustup target add aarch64-unknown-linux-gnu
 	scripts/test.sh
 
 demo: venv
