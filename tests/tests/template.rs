@@ -274,13 +274,8 @@ fn events_failures_and_loop_guard_are_wired() {
         esm["Properties"]["DestinationConfig"]["OnFailure"]["Destination"],
         Value::Tagged(_)
     ));
-    // Receiver: one subscription filter per source group.
-    let each = &r["Fn::ForEach::Sources"];
-    assert!(text(&each[1]).contains("SourceLogGroupNames"));
-    assert_eq!(
-        s(&each[2]["Subscription&{Source}"]["Type"]),
-        "AWS::Logs::SubscriptionFilter"
-    );
+    // Receiver: one subscription filter per source group, from the parameter.
+    subscription_filters_loop_over_the_sources(&t);
     // The loop guard: the receiver's own group and the target group are never sources.
     let rules = text(&t["Rules"]["NoShippingLoops"]);
     assert!(
@@ -328,6 +323,71 @@ fn events_failures_and_loop_guard_are_wired() {
     ] {
         assert!(t["Outputs"].get(output).is_some(), "output {output}");
     }
+}
+
+/// `Fn::ForEach` over `SourceLogGroupNames` makes one subscription filter per source group, and
+/// SAM CLI is told to expand it: without `language_extensions` it stops at the loop ("'list'
+/// object has no attribute 'get'"), while cfn-lint and this test's YAML reading would pass.
+fn subscription_filters_loop_over_the_sources(t: &Value) {
+    // The loop needs AWS::LanguageExtensions, and it must come before the SAM transform.
+    assert_eq!(
+        text(&t["Transform"]).trim(),
+        "- AWS::LanguageExtensions\n- AWS::Serverless-2016-10-31"
+    );
+    assert_eq!(
+        s(&t["Parameters"]["SourceLogGroupNames"]["Type"]),
+        "CommaDelimitedList"
+    );
+    let each = t["Resources"]["Fn::ForEach::Sources"]
+        .as_sequence()
+        .expect("Fn::ForEach::Sources: [identifier, collection, fragment]");
+    assert_eq!(each.len(), 3);
+    let id = s(&each[0]);
+    let Value::Tagged(collection) = &each[1] else {
+        panic!("the loop's collection is a !Ref: {:?}", each[1])
+    };
+    assert!(collection.tag == "!Ref" && s(&collection.value) == "SourceLogGroupNames");
+    let fragment = each[2].as_mapping().unwrap();
+    assert_eq!(fragment.len(), 1, "one resource per source group");
+    let (key, filter) = fragment.iter().next().unwrap();
+    assert!(
+        s(key).contains(&format!("&{{{id}}}")),
+        "the logical id is made from the group's name: {key:?}"
+    );
+    assert_eq!(s(&filter["Type"]), "AWS::Logs::SubscriptionFilter");
+    let p = &filter["Properties"];
+    assert_eq!(text(&p["LogGroupName"]).trim(), format!("!Ref {id}"));
+    let destination = text(&p["DestinationArn"]);
+    assert!(
+        destination.contains("ViaKinesis")
+            && destination.contains("SubscriptionStream.Arn")
+            && destination.contains("SubscriptionReceiver.Arn"),
+        "the DeliveryMode switch: {destination}"
+    );
+    // No other subscription filter: each source group is shipped once.
+    for (name, r) in t["Resources"].as_mapping().unwrap() {
+        assert_ne!(
+            r["Type"].as_str(),
+            Some("AWS::Logs::SubscriptionFilter"),
+            "{name:?} is a subscription filter outside the loop"
+        );
+    }
+    // samconfig.toml opts every SAM CLI command in to expanding the loop locally.
+    let samconfig = std::fs::read_to_string(workspace_root().join("samconfig.toml")).unwrap();
+    let mut section = "";
+    let mut enabled = false;
+    for line in samconfig.lines() {
+        let line = line.split('#').next().unwrap().trim();
+        if line.starts_with('[') {
+            section = line;
+        } else if section == "[default.global.parameters]" {
+            enabled |= line.replace(' ', "") == "language_extensions=true";
+        }
+    }
+    assert!(
+        enabled,
+        "samconfig.toml: [default.global.parameters] language_extensions = true"
+    );
 }
 
 #[tokio::test]
