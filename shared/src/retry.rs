@@ -197,12 +197,16 @@ where
     Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
 {
     let mut attempts = 0u32;
+    // What the previous attempt met: the deadline can pass during the wait after it (the wait
+    // is shorter than the time left, but the clock goes on), and the error should still say
+    // why the calls were being retried.
+    let mut previous: Option<String> = None;
     loop {
         let remaining = deadline.remaining();
         if remaining.is_zero() {
             return Err(RetryError::Deadline {
                 attempts,
-                last: "no time left for an attempt".into(),
+                last: previous.unwrap_or_else(|| "no time left for an attempt".into()),
             });
         }
         attempts += 1;
@@ -231,6 +235,7 @@ where
         tracing::debug!(attempt = attempts, wait_ms = wait.as_millis() as u64, error = %last, "retrying");
         tokio::time::sleep(wait).await;
         stats.retries += 1;
+        previous = Some(last);
     }
 }
 
