@@ -22,6 +22,18 @@ impl Function {
         Function { api, process }
     }
 
+    /// The function's failed init: waits for the process to exit (it must, unsuccessfully) and
+    /// returns the `{"errorType", "errorMessage"}` it posted to `/runtime/init/error`.
+    pub async fn failed_init(&self, timeout: std::time::Duration) -> Value {
+        let status = self
+            .process
+            .wait_exit(timeout)
+            .await
+            .expect("the function exits at init");
+        assert!(!status.success(), "the function exits with an error");
+        self.api.init_error().expect("/init/error was posted")
+    }
+
     /// The fields of every `invocation summary` line the function logged (JSON, as under
     /// Lambda's JSON log format).
     pub fn summaries(&self) -> Vec<Value> {

@@ -181,15 +181,21 @@ async fn failed_queries_and_refused_writes_have_their_own_error_types() {
 
     // The query completes, but its rows cannot be republished: WriteFailed.
     let denied = unique("/logship/e2e/insights-denied");
-    let id = unique("q-e2e-denied");
-    moto.fault(json!({"target": "StartQuery", "logGroupName": denied, "status": 200, "body": {"queryId": id}})).await;
-    moto.fault(json!({"target": "GetQueryResults", "match": {"queryId": id}, "status": 200,
-                      "body": {"status": "Complete", "results": [[{"field": "@message", "value": "row"}]]}})).await;
-    moto.fault(
-        json!({"target": "PutLogEvents", "logGroupName": reports, "logStreamName": "denied",
-                      "status": 400, "errorType": "AccessDeniedException"}),
-    )
-    .await;
+    // One complete row, whose write to the "denied" stream is refused.
+    let complete_but_denied = |id: String| {
+        let (denied, reports) = (denied.clone(), reports.clone());
+        async move {
+            moto.fault(json!({"target": "StartQuery", "logGroupName": denied, "status": 200, "body": {"queryId": id}})).await;
+            moto.fault(json!({"target": "GetQueryResults", "match": {"queryId": id}, "status": 200,
+                              "body": {"status": "Complete", "results": [[{"field": "@message", "value": "row"}]]}})).await;
+            moto.fault(
+                json!({"target": "PutLogEvents", "logGroupName": reports, "logStreamName": "denied",
+                              "status": 400, "errorType": "AccessDeniedException"}),
+            )
+            .await;
+        }
+    };
+    complete_but_denied(unique("q-e2e-denied")).await;
     let (error_type, message) = f.api.invoke(spec("denied", &denied), TIMEOUT).await.error();
     assert_eq!(error_type, "WriteFailed", "{message}");
     assert!(
@@ -199,15 +205,7 @@ async fn failed_queries_and_refused_writes_have_their_own_error_types() {
     );
 
     // Two queries failing for different causes: the first one's type, every cause named.
-    let id = unique("q-e2e-denied-2");
-    moto.fault(json!({"target": "StartQuery", "logGroupName": denied, "status": 200, "body": {"queryId": id}})).await;
-    moto.fault(json!({"target": "GetQueryResults", "match": {"queryId": id}, "status": 200,
-                      "body": {"status": "Complete", "results": [[{"field": "@message", "value": "row"}]]}})).await;
-    moto.fault(
-        json!({"target": "PutLogEvents", "logGroupName": reports, "logStreamName": "denied",
-                      "status": 400, "errorType": "AccessDeniedException"}),
-    )
-    .await;
+    complete_but_denied(unique("q-e2e-denied-2")).await;
     moto.fault(json!({"target": "StartQuery", "logGroupName": malformed, "status": 400, "errorType": "MalformedQueryException"})).await;
     let both = json!({"queries": [spec("denied", &denied), spec("malformed", &malformed)]});
     let (error_type, message) = f.api.invoke(both, TIMEOUT).await.error();
@@ -225,13 +223,7 @@ async fn failed_queries_and_refused_writes_have_their_own_error_types() {
 #[tokio::test]
 async fn an_invalid_variable_fails_init_as_invalid_configuration() {
     let f = start(&[("DEADLINE_MARGIN_MS", "later")]).await;
-    let status = f
-        .process
-        .wait_exit(TIMEOUT)
-        .await
-        .expect("the function exits at init");
-    assert!(!status.success());
-    let init = f.api.init_error().expect("/init/error was posted");
+    let init = f.failed_init(TIMEOUT).await;
     assert_eq!(init["errorType"], "InvalidConfiguration", "{init}");
     assert!(
         init["errorMessage"]

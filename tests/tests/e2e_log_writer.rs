@@ -210,13 +210,7 @@ async fn the_lambda_deadline_bounds_the_retries_and_the_function_answers_in_time
 #[tokio::test]
 async fn an_invalid_variable_fails_init_as_invalid_configuration() {
     let f = start(&[("TARGET_RETENTION_DAYS", "13")]).await;
-    let status = f
-        .process
-        .wait_exit(TIMEOUT)
-        .await
-        .expect("the function exits at init");
-    assert!(!status.success());
-    let init = f.api.init_error().expect("/init/error was posted");
+    let init = f.failed_init(TIMEOUT).await;
     assert_eq!(init["errorType"], "InvalidConfiguration", "{init}");
     assert!(
         init["errorMessage"]

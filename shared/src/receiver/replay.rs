@@ -23,6 +23,8 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
+use super::DirectEvent;
+
 /// Why one SQS message cannot be replayed.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ReplayError {
@@ -65,19 +67,6 @@ struct RequestContext<'a> {
     request_id: Option<Cow<'a, str>>,
 }
 
-/// The original event, as the receiver accepts it directly.
-#[derive(Deserialize)]
-struct Delivery<'a> {
-    #[serde(borrow)]
-    awslogs: AwsLogs<'a>,
-}
-
-#[derive(Deserialize)]
-struct AwsLogs<'a> {
-    #[serde(borrow)]
-    data: Cow<'a, str>,
-}
-
 /// The subscription payload (`awslogs.data`, base64 of gzip) an on-failure record's body
 /// carries, or why there is none to replay.
 pub fn payload_of(body: &str) -> Result<Cow<'_, str>, ReplayError> {
@@ -95,7 +84,8 @@ pub fn payload_of(body: &str) -> Result<Cow<'_, str>, ReplayError> {
             .to_owned()
     };
     match (record.request_payload, record.kinesis_batch_info) {
-        (Some(payload), _) => serde_json::from_str::<Delivery<'_>>(payload.get())
+        // The original event, read as the receiver reads a direct delivery.
+        (Some(payload), _) => serde_json::from_str::<DirectEvent<'_>>(payload.get())
             .map(|d| d.awslogs.data)
             .map_err(|e| ReplayError::NotADelivery {
                 request_id: request_id(),
