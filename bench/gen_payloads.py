@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """CloudWatch Logs subscription payloads for logship's benches: realistic, deterministic.
 
-usage: bench/gen_payloads.py OUTDIR [N] [EVENTS] [--seed SEED] [--start-ms MS]
+usage: bench/gen_payloads.py OUTDIR [N] [EVENTS] [--seed SEED] [--start-ms MS] [--clean]
 
 Writes OUTDIR/payload-000.b64 ... (N payloads, 20 by default, of EVENTS log events each, 2,000
 by default). Each file holds what Lambda finds in event["awslogs"]["data"] (and what a Kinesis
@@ -41,6 +41,24 @@ time order. They start at --start-ms (default: one hour ago, so that PutLogEvent
 and the dates inside messages agree with them. Everything else is fixed by --seed (and each
 payload depends only on the seed, its index and the start time, its first k events on nothing
 else): with --start-ms given, the output is the same byte for byte on every run.
+
+--clean writes the same payloads with nothing a redactor would find, for measuring what
+redaction costs when it has nothing to do (bench/run.sh puts them in target/bench-payloads-clean):
+the same sources, events, timestamps and random draws, with
+  - client addresses (IPv4 and IPv6) written as host names (dsl5103fe.net, v6-1a2b...net);
+  - email addresses written as plain user names ("username": "zoë", "username": "cust_3f9a0c1d");
+  - four-part version numbers in user agents cut to three (Chrome/131.0.0.0 -> Chrome/131.0.0),
+    as anything written like an IPv4 address is one to a redactor;
+  - any run of 13 or more digits (spaces or dashes between them allowed), which a card detector
+    would look at and which hex ids and UUIDs make (527 in the default 20 x 2,000, mostly request
+    ids like 698fa607-5604-4559-968c-...), broken by a letter in place of one digit (same length).
+Every clean message is then checked against detectors for IPv4 (the Datadog Forwarder's
+REDACT_IP pattern), IPv6, email (REDACT_EMAIL's pattern), AWS access key ids, labelled 40-character
+secrets, JWTs, bearer credentials and card-like digit runs; the generator fails if one matches.
+What stays as the service writes it: the runtime ARN of INIT_START lines
+(arn:aws:lambda:eu-west-1::runtime:...), whose "1::" is no address to the IPv6 check. The same
+events differ in a third of their messages; the JSON is 0.1 % smaller, and the non-ASCII messages
+and escapes are the same. Without --clean the output is what it always was.
 """
 import argparse
 import base64
@@ -49,6 +67,7 @@ import json
 import math
 import os
 import random
+import re
 import sys
 import time
 from datetime import datetime, timezone
@@ -86,6 +105,9 @@ USER_AGENTS = [
     "ELB-HealthChecker/2.0", "python-requests/2.32.3", "curl/8.11.0", "okhttp/4.12.0",
     "Googlebot/2.1 (+http://www.google.com/bot.html)",
 ]
+# --clean: the same agents without a four-part version (Chrome/131.0.0.0 reads as an IPv4 address).
+USER_AGENTS_CLEAN = [ua.replace("Chrome/131.0.0.0", "Chrome/131.0.0") for ua in USER_AGENTS]
+HOST_PREFIX = {81: "dsl", 89: "cab", 176: "fib", 185: "mob", 203: "sat", 92: "lte"}
 
 
 def pick(rng, weighted):
@@ -130,11 +152,19 @@ def money(rng):
     return code, sign, "%d.%02d" % divmod(rng.randrange(100, 2_000_00), 100)
 
 
-def client_ip(rng):
+def client_ip(rng, clean=False):
+    """A client address; with `clean`, a host name made of the same random draws."""
     if rng.random() < 0.08:
-        return "2001:db8:%x:%x::%x" % (rng.randrange(1 << 16), rng.randrange(1 << 16), rng.randrange(1 << 16))
-    return "%d.%d.%d.%d" % (rng.choice([81, 89, 176, 185, 203, 92]), rng.randrange(256), rng.randrange(256),
-                            rng.randrange(1, 255))
+        groups = (rng.randrange(1 << 16), rng.randrange(1 << 16), rng.randrange(1 << 16))
+        return ("v6-%04x%04x%04x.net" if clean else "2001:db8:%x:%x::%x") % groups
+    octets = (rng.choice([81, 89, 176, 185, 203, 92]), rng.randrange(256), rng.randrange(256), rng.randrange(1, 255))
+    if clean:
+        return "%s%02x%02x%02x.net" % (HOST_PREFIX[octets[0]], octets[1], octets[2], octets[3])
+    return "%d.%d.%d.%d" % octets
+
+
+def user_agent(rng, clean=False):
+    return rng.choice(USER_AGENTS_CLEAN if clean else USER_AGENTS)
 
 
 def query_string(rng):
@@ -178,8 +208,8 @@ LAMBDA_ERRORS = [
 
 
 class LambdaSource:
-    def __init__(self, rng, index, day_ms):
-        self.rng = rng
+    def __init__(self, rng, index, day_ms, clean=False):
+        self.rng = rng  # nothing of this source's needs cleaning but the digit runs (see clean_message)
         self.function = LAMBDA_FUNCTIONS[index % len(LAMBDA_FUNCTIONS)]
         self.service = self.function.split("-")[0]
         self.memory = rng.choice([256, 512, 1024])
@@ -285,8 +315,9 @@ WEB_FRAMES = [
 
 
 class WebSource:
-    def __init__(self, rng, index, day_ms):
+    def __init__(self, rng, index, day_ms, clean=False):
         self.rng = rng
+        self.clean = clean
         self.log_group = "/ecs/storefront"
         self.log_stream = "web/app/%s" % hexid(rng, 32)
 
@@ -331,7 +362,7 @@ class WebSource:
         referer = rng.choice(['"-"', '"https://shop.example.com/"', '"https://shop.example.com/c/shoes?sort=price"',
                               '"https://www.google.com/"'])
         return '%s - - [%s] "%s %s HTTP/1.1" %d %d %s "%s" %.3f' % (
-            client_ip(rng), clf_time(t), method, path, status, size, referer, rng.choice(USER_AGENTS),
+            client_ip(rng, self.clean), clf_time(t), method, path, status, size, referer, user_agent(rng, self.clean),
             rng.lognormvariate(-3.5, 1.0))
 
     def structlog_line(self, t):
@@ -343,8 +374,8 @@ class WebSource:
                          "took_ms": round(rng.uniform(2, 180), 2)}),
             (2, lambda: {"event": "order placed", "order_id": rng.randrange(10**6), "customer": rng.choice(PEOPLE),
                          "ship_to": rng.choice(CITIES), "total": "%s %s" % money(rng)[1:]}),
-            (1, lambda: {"event": "login failed", "username": rng.choice(PEOPLE).split()[0].lower() + "@example.com",
-                         "reason": "bad password"}),
+            (1, lambda: {"event": "login failed", "username": rng.choice(PEOPLE).split()[0].lower()
+                         + ("" if self.clean else "@example.com"), "reason": "bad password"}),
         ])()
         event.update({"request_id": uuid4(rng), "user_id": rng.randrange(10**7), "level": pick(rng, [(9, "info"), (1, "warning")]),
                       "logger": "shop." + rng.choice(["cart", "search", "orders", "auth"]),
@@ -387,8 +418,9 @@ JVM_FRAMES = [
 
 
 class JvmSource:
-    def __init__(self, rng, index, day_ms):
+    def __init__(self, rng, index, day_ms, clean=False):
         self.rng = rng
+        self.clean = clean
         self.log_group = "/ecs/payments"
         self.log_stream = "payments/api/%s" % hexid(rng, 32)
 
@@ -403,7 +435,7 @@ class JvmSource:
             k = rng.random()
             if k < 0.3:
                 yield t, '%s - - [%s] "%s HTTP/1.1" %d %d %d' % (
-                    client_ip(rng), clf_time(t), rng.choice(["POST /v1/payments", "POST /v1/payments/%s/capture" % hexid(rng, 16),
+                    client_ip(rng, self.clean), clf_time(t), rng.choice(["POST /v1/payments", "POST /v1/payments/%s/capture" % hexid(rng, 16),
                                                              "GET /v1/payments/%s" % hexid(rng, 16), "GET /actuator/health"]),
                     pick(rng, [(85, 200), (8, 201), (4, 402), (2, 409), (1, 500)]), rng.randrange(2, 4000), rng.randrange(1, 400))
             elif k < 0.93:
@@ -427,8 +459,14 @@ class JvmSource:
     def request_body(self):
         rng = self.rng
         code = money(rng)[0]
-        return {"merchant": "m_%s" % hexid(rng, 10), "reference": uuid4(rng), "currency": code,
-                "customer": {"name": rng.choice(PEOPLE), "city": rng.choice(CITIES), "email": "%s@example.org" % hexid(rng, 8)},
+        # Drawn in the order the dict literal of the default set draws them.
+        merchant, reference = "m_%s" % hexid(rng, 10), uuid4(rng)
+        customer = {"name": rng.choice(PEOPLE), "city": rng.choice(CITIES)}
+        if self.clean:
+            customer["username"] = "cust_%s" % hexid(rng, 8)
+        else:
+            customer["email"] = "%s@example.org" % hexid(rng, 8)
+        return {"merchant": merchant, "reference": reference, "currency": code, "customer": customer,
                 "lines": [{"sku": "SKU-%05d" % rng.randrange(10**5), "title": rng.choice(PRODUCTS),
                            "qty": rng.randrange(1, 4), "price": money(rng)[2]} for _ in range(rng.randrange(2, 60))]}
 
@@ -450,6 +488,52 @@ class JvmSource:
 SOURCES = [LambdaSource, WebSource, JvmSource]
 
 
+# ---- --clean: what a redactor must not find -----------------------------------------------------
+
+# What the clean set is checked against: every pattern is at least as eager as a redactor's. The
+# IPv4 and email patterns are the Datadog Forwarder's REDACT_IP and REDACT_EMAIL rules
+# (DataDog/datadog-serverless-functions, aws/logs_monitoring/settings.py, SCRUBBING_RULE_CONFIGS).
+REDACTABLE = [
+    ("ipv4", re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")),
+    ("ipv6", re.compile(r"(?i)(?<![\w.:-])(?=[0-9a-f:]*::|(?:[0-9a-f]{1,4}:){7}[0-9a-f])"
+                        r"(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?![\w.:])")),
+    ("email", re.compile(r"[a-zA-Z0-9_.+-]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+")),
+    ("aws-access-key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+    ("aws-secret", re.compile(r"(?i)(?:secret|password|passwd|token|api[_-]?key|access[_-]?key)[\"' ]*[:=][\"' ]*"
+                              r"[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])")),
+    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.")),
+    ("bearer", re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+")),
+    ("card", re.compile(r"(?<!\d)\d(?:[ -]?\d){12,}")),  # any 13+ digits, Luhn-valid or not
+]
+CARD_LIKE = dict(REDACTABLE)["card"]
+
+
+def _break_digit_run(m):
+    """The run with its seventh digit replaced by a letter (a hex digit: ids stay hex)."""
+    run, seen = list(m.group(0)), 0
+    for i, c in enumerate(run):
+        if c.isdigit():
+            seen += 1
+            if seen == 7:
+                run[i] = "abcdefabcd"[int(c)]
+                break
+    return "".join(run)
+
+
+def clean_message(message):
+    """`message` with no run of 13+ digits; raises if anything else redactable is left in it."""
+    while True:
+        fixed = CARD_LIKE.sub(_break_digit_run, message)
+        if fixed == message:
+            break
+        message = fixed
+    for name, pattern in REDACTABLE:
+        m = pattern.search(message)
+        if m:
+            raise AssertionError("--clean left a %s match %r in %r" % (name, m.group(0), message[:300]))
+    return message
+
+
 # ---- payloads --------------------------------------------------------------------------------
 
 def event_id(ts, stream_key, seq):
@@ -457,13 +541,15 @@ def event_id(ts, stream_key, seq):
     return "%056d" % ((ts << 144) | (stream_key << 32) | seq)
 
 
-def payload_document(seed, index, n_events, start_ms):
+def payload_document(seed, index, n_events, start_ms, clean=False):
     """The subscription document of payload `index` and its last timestamp."""
     rng = random.Random("logship-bench/%s/%d" % (seed, index))
-    source = SOURCES[index % len(SOURCES)](rng, index, start_ms)
+    source = SOURCES[index % len(SOURCES)](rng, index, start_ms, clean)
     stream_key = rng.getrandbits(112)
     events = []
     for seq, (ts, message) in zip(range(n_events), source.events(start_ms)):
+        if clean:
+            message = clean_message(message)
         events.append({"id": event_id(ts, stream_key, seq), "timestamp": ts, "message": message})
     doc = {"messageType": "DATA_MESSAGE", "owner": OWNER, "logGroup": source.log_group,
            "logStream": source.log_stream, "subscriptionFilters": SUBSCRIPTION_FILTERS, "logEvents": events}
@@ -477,13 +563,15 @@ def encode(doc):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     usage="%(prog)s OUTDIR [N] [EVENTS] [--seed SEED] [--start-ms MS]")
+                                     usage="%(prog)s OUTDIR [N] [EVENTS] [--seed SEED] [--start-ms MS] [--clean]")
     parser.add_argument("outdir")
     parser.add_argument("n", nargs="?", type=int, default=20, help="payloads (20)")
     parser.add_argument("events", nargs="?", type=int, default=2000, help="log events per payload (2000)")
     parser.add_argument("--seed", default="42", help="fixes every message, id and size (42)")
     parser.add_argument("--start-ms", type=int, default=None,
                         help="timestamp of the first event, ms since the epoch (default: one hour ago)")
+    parser.add_argument("--clean", action="store_true",
+                        help="the same payloads with nothing a redactor would find (addresses, emails, ...)")
     args = parser.parse_args()
     if args.n < 1 or args.events < 1:
         parser.error("N and EVENTS must be positive")
@@ -494,7 +582,7 @@ def main():
     names, json_bytes, gz_bytes, b64_bytes, events = [], 0, 0, 0, 0
     t = last = start
     for i in range(args.n):
-        doc, last = payload_document(args.seed, i, args.events, t)
+        doc, last = payload_document(args.seed, i, args.events, t, args.clean)
         t = last + 1000 + (i * 7919) % 4000  # the next source's first event, a few seconds on
         text, data = encode(doc)
         name = "payload-%0*d.b64" % (width, i)
@@ -511,9 +599,9 @@ def main():
     for name in os.listdir(args.outdir):
         if name.startswith("payload-") and name.endswith(".b64") and name not in names:
             os.remove(os.path.join(args.outdir, name))
-    print("gen_payloads: %d payloads x %d events into %s: %d events, %.1f MB of JSON (%.0f B/event), "
+    print("gen_payloads: %d%s payloads x %d events into %s: %d events, %.1f MB of JSON (%.0f B/event), "
           "%.2f MB gzip, %.2f MB base64, %s .. %s" % (
-              args.n, args.events, args.outdir, events, json_bytes / 1e6, json_bytes / events, gz_bytes / 1e6,
+              args.n, " clean" if args.clean else "", args.events, args.outdir, events, json_bytes / 1e6, json_bytes / events, gz_bytes / 1e6,
               b64_bytes / 1e6, iso_ms(start), iso_ms(last)), file=sys.stderr)
 
 
