@@ -11,15 +11,26 @@
 //! - `decode`: base64 → bounded gunzip → JSON with borrowed strings (`logship::decode`);
 //! - `pipeline`: decode → filter/route (`logship::receiver::route`) → batches
 //!   (`batch::plan`) → serialised PutLogEvents request bodies (`batch::request_body`): all the
-//!   receiver does for a direct delivery short of the network.
+//!   receiver does for a direct delivery short of the network;
+//! - `redact-all`: the same with the receiver configured `REDACT=all` (issue 13), on the same
+//!   payloads, which hold addresses and emails to redact;
+//! - `clean` and `clean-redact-all`: both on the clean payloads (`gen_payloads.py --clean`, in
+//!   `<target>/bench-payloads-clean` or `$LOGSHIP_CLEAN_PAYLOADS`), where redaction has nothing
+//!   to do; skipped, with a note, when there are none.
 //!
 //! Before criterion, a summary (median of 7 rounds each, and the best round of the full
 //! pipeline) prints every figure and the pipeline as a fraction of the gunzip floor, so one run
-//! gives the ratios. `-- --summary-only` prints the summary and skips criterion.
+//! gives the ratios. The clean pair takes turns, round after round (15 each), and the cost of
+//! redaction on clean payloads is the best of one against the best of the other, so that other
+//! load on the machine falls on both alike. The summary also says whether `REDACT=all` changed
+//! any request body: until the receiver redacts, it is ignored and the redact-all figures are
+//! the plain pipeline's. `-- --summary-only` prints the summary and skips criterion.
 
 use std::fs;
+use std::hash::{DefaultHasher, Hasher};
 use std::hint::black_box;
 use std::io::Read;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -31,7 +42,10 @@ use logship::doc::SharedDoc;
 use logship::receiver::{self, Summary, Targets};
 
 mod common;
-use common::payloads;
+use common::{clean_payloads, payloads};
+
+/// Rounds of each of the clean pair, taken in turns.
+const CLEAN_ROUNDS: usize = 15;
 
 /// The payloads as Lambda delivers them (base64 text), their gzip bytes, and the decompressed
 /// size in total.
@@ -43,7 +57,10 @@ struct Inputs {
 }
 
 fn inputs(required: bool) -> Option<Inputs> {
-    let files = payloads(required)?;
+    Some(inputs_of(&payloads(required)?))
+}
+
+fn inputs_of(files: &[PathBuf]) -> Inputs {
     let b64: Vec<Vec<u8>> = files.iter().map(|p| fs::read(p).unwrap()).collect();
     let gz: Vec<Vec<u8>> = b64
         .iter()
@@ -58,12 +75,12 @@ fn inputs(required: bool) -> Option<Inputs> {
         drop(p);
         json_bytes += scratch.json.len();
     }
-    Some(Inputs {
+    Inputs {
         b64,
         gz,
         json_bytes,
         events,
-    })
+    }
 }
 
 fn gunzip_zlib_rs(inputs: &Inputs, out: &mut Vec<u8>) {
@@ -101,6 +118,18 @@ fn pipeline(
     body: &mut Vec<u8>,
 ) -> usize {
     let mut wire = 0;
+    pipeline_each(inputs, config, scratch, body, |b| wire += b.len());
+    wire
+}
+
+/// [`pipeline`], handing each request body to `each`.
+fn pipeline_each(
+    inputs: &Inputs,
+    config: &ReceiverConfig,
+    scratch: &mut Scratch,
+    body: &mut Vec<u8>,
+    mut each: impl FnMut(&[u8]),
+) {
     for d in &inputs.b64 {
         let mut targets = Targets::new();
         let mut summary = Summary::default();
@@ -109,14 +138,25 @@ fn pipeline(
             let mut events = b.events;
             for range in batch::plan(&mut events) {
                 batch::request_body(&b.group, &b.stream, &events[range], body);
-                wire += body.len();
+                each(body);
             }
             // As the writer does once the requests are sent.
             batch::release(events);
         }
         scratch.recycle(doc);
     }
-    wire
+}
+
+/// A digest of every request body the pipeline writes with `config`, and their bytes in total.
+fn bodies(inputs: &Inputs, config: &ReceiverConfig) -> (u64, usize) {
+    let mut h = DefaultHasher::new();
+    let mut bytes = 0;
+    let (mut scratch, mut body) = (Scratch::default(), Vec::new());
+    pipeline_each(inputs, config, &mut scratch, &mut body, |b| {
+        h.write(b);
+        bytes += b.len();
+    });
+    (h.finish(), bytes)
 }
 
 /// One payload decoded and routed as the receiver does it for a direct delivery or a Kinesis
@@ -155,8 +195,27 @@ fn routed(inputs: &Inputs, config: &ReceiverConfig) -> Vec<logship::writer::Stre
 }
 
 fn config() -> ReceiverConfig {
-    ReceiverConfig::from_lookup(|k| (k == "TARGET_LOG_GROUP").then(|| "/central".to_string()))
-        .unwrap()
+    config_with(&[])
+}
+
+/// The receiver configured `REDACT=all`. Until the receiver knows `REDACT`, it ignores it, as
+/// it does any variable it does not read.
+fn redact_all_config() -> ReceiverConfig {
+    config_with(&[("REDACT", "all")])
+}
+
+/// `TARGET_LOG_GROUP=/central` and the variables of `extra`, as the function reads them.
+fn config_with(extra: &[(&str, &str)]) -> ReceiverConfig {
+    ReceiverConfig::from_lookup(|k| {
+        if k == "TARGET_LOG_GROUP" {
+            return Some("/central".to_string());
+        }
+        extra
+            .iter()
+            .find(|(v, _)| *v == k)
+            .map(|(_, x)| x.to_string())
+    })
+    .unwrap()
 }
 
 /// MB/s of decompressed JSON over `rounds` runs of `f`: the median, and the best. On a shared
@@ -175,12 +234,44 @@ fn rates(inputs: &Inputs, rounds: usize, mut f: impl FnMut()) -> (f64, f64) {
     (rates[rates.len() / 2], rates[rates.len() - 1])
 }
 
+/// [`rates`] of `a` and of `b` over `rounds` rounds each, taken in turns (a b, b a, a b, ...)
+/// after one untimed call of each: whatever else the machine does falls on both alike.
+fn interleaved(
+    inputs: &Inputs,
+    rounds: usize,
+    mut a: impl FnMut(),
+    mut b: impl FnMut(),
+) -> ((f64, f64), (f64, f64)) {
+    a();
+    b();
+    let (mut ra, mut rb) = (Vec::new(), Vec::new());
+    let timed = |f: &mut dyn FnMut(), out: &mut Vec<f64>| {
+        let t = Instant::now();
+        f();
+        out.push(inputs.json_bytes as f64 / t.elapsed().as_secs_f64() / 1e6);
+    };
+    for i in 0..rounds {
+        if i % 2 == 0 {
+            timed(&mut a, &mut ra);
+            timed(&mut b, &mut rb);
+        } else {
+            timed(&mut b, &mut rb);
+            timed(&mut a, &mut ra);
+        }
+    }
+    let median_best = |mut r: Vec<f64>| {
+        r.sort_by(f64::total_cmp);
+        (r[r.len() / 2], r[r.len() - 1])
+    };
+    (median_best(ra), median_best(rb))
+}
+
 /// The median of [`rates`].
 fn mbps(inputs: &Inputs, rounds: usize, f: impl FnMut()) -> f64 {
     rates(inputs, rounds, f).0
 }
 
-fn summary(inputs: &Inputs) {
+fn summary(inputs: &Inputs, clean: Option<&Inputs>) {
     let cfg = config();
     let mut out = Vec::new();
     let mut d = libdeflater::Decompressor::new();
@@ -251,6 +342,83 @@ fn summary(inputs: &Inputs) {
         pipe / zlib,
         pipe / libdeflate
     );
+    redaction_summary(inputs, clean);
+}
+
+/// The summary's redaction lines: `REDACT=all` against the plain pipeline on the bench payloads
+/// and on the clean ones, each pair in turns.
+fn redaction_summary(inputs: &Inputs, clean: Option<&Inputs>) {
+    let (cfg, redact) = (config(), redact_all_config());
+    let (mut s1, mut b1, mut s2, mut b2) = (
+        Scratch::default(),
+        Vec::new(),
+        Scratch::default(),
+        Vec::new(),
+    );
+    let mut pair = |inputs: &Inputs, rounds: usize| {
+        interleaved(
+            inputs,
+            rounds,
+            || {
+                black_box(pipeline(inputs, &cfg, &mut s1, &mut b1));
+            },
+            || {
+                black_box(pipeline(inputs, &redact, &mut s2, &mut b2));
+            },
+        )
+    };
+    let cost = |plain: f64, redacted: f64| (plain / redacted - 1.0) * 100.0;
+    let line = |what: &str, rate: f64| println!("{what:<36}{rate:.1} MB/s");
+
+    let ((_, plain_best), (red, red_best)) = pair(inputs, 7);
+    line("rust redact-all pipeline", red);
+    line("rust redact-all pipeline best", red_best);
+    println!(
+        "redaction cost on bench payloads    {:.1} % (best of 7 against best of 7, in turns)",
+        cost(plain_best, red_best)
+    );
+    let (plain_bodies, redacted_bodies) = (bodies(inputs, &cfg), bodies(inputs, &redact));
+    if plain_bodies == redacted_bodies {
+        println!(
+            "note: REDACT=all changed no request body of the bench payloads: this build does not \
+             redact, and every redact-all figure is the plain pipeline's"
+        );
+    } else {
+        println!(
+            "REDACT=all rewrote the bench payloads' request bodies: {} -> {} bytes",
+            plain_bodies.1, redacted_bodies.1
+        );
+    }
+
+    let Some(clean) = clean else {
+        println!("clean payloads: none (see above); the clean figures are not measured");
+        return;
+    };
+    let ((c, c_best), (cr, cr_best)) = pair(clean, CLEAN_ROUNDS);
+    println!(
+        "input     {} clean payloads, {} events, {:.1} MB of decompressed JSON",
+        clean.b64.len(),
+        clean.events,
+        clean.json_bytes as f64 / 1e6
+    );
+    line("rust clean pipeline", c);
+    line("rust clean pipeline best", c_best);
+    line("rust clean redact-all pipeline", cr);
+    line("rust clean redact-all pipeline best", cr_best);
+    println!(
+        "redaction cost on clean payloads    {:.1} % (best of {CLEAN_ROUNDS} against best of \
+         {CLEAN_ROUNDS}, in turns; medians {:.1} %)",
+        cost(c_best, cr_best),
+        cost(c, cr)
+    );
+    let (plain_bodies, redacted_bodies) = (bodies(clean, &cfg), bodies(clean, &redact));
+    if plain_bodies != redacted_bodies {
+        println!(
+            "warning: REDACT=all changed request bodies of the clean payloads ({} -> {} bytes): \
+             the redactor finds something in them (see bench/gen_payloads.py --clean)",
+            plain_bodies.1, redacted_bodies.1
+        );
+    }
 }
 
 fn main() {
@@ -260,8 +428,14 @@ fn main() {
     let Some(inputs) = inputs(benchmarking) else {
         return;
     };
+    // The clean set only when benchmarking: `cargo test` runs the rest once, as a smoke test.
+    let clean = if benchmarking {
+        clean_payloads().map(|f| inputs_of(&f))
+    } else {
+        None
+    };
     if benchmarking {
-        summary(&inputs);
+        summary(&inputs, clean.as_ref());
     }
     // `-- --summary-only`: the summary alone, for bench/run.sh's alternating runs.
     if std::env::args().any(|a| a == "--summary-only") {
@@ -289,6 +463,19 @@ fn main() {
     g.bench_function("full", |b| {
         b.iter(|| pipeline(&inputs, &cfg, &mut scratch, &mut body))
     });
+    let redact = redact_all_config();
+    g.bench_function("redact-all", |b| {
+        b.iter(|| pipeline(&inputs, &redact, &mut scratch, &mut body))
+    });
+    if let Some(clean) = &clean {
+        g.throughput(Throughput::Bytes(clean.json_bytes as u64));
+        g.bench_function("clean", |b| {
+            b.iter(|| pipeline(clean, &cfg, &mut scratch, &mut body))
+        });
+        g.bench_function("clean-redact-all", |b| {
+            b.iter(|| pipeline(clean, &redact, &mut scratch, &mut body))
+        });
+    }
     g.finish();
     c.final_summary();
 }

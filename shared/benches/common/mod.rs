@@ -2,7 +2,9 @@
 //!
 //! The payloads (`bench/gen_payloads.py`, 20 × 2,000 events) are generated into
 //! `<target>/bench-payloads` when missing or older than the generator; a bench decodes or
-//! reads them outside anything it times.
+//! reads them outside anything it times. The clean set (`gen_payloads.py --clean`: the same
+//! events with nothing a redactor would find) goes to `<target>/bench-payloads-clean` the same
+//! way, or is read from `$LOGSHIP_CLEAN_PAYLOADS` when that names a directory.
 #![allow(dead_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -68,11 +70,11 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-fn payload_dir(root: &Path) -> PathBuf {
+fn payload_dir(root: &Path, name: &str) -> PathBuf {
     let target = env::var_os("CARGO_TARGET_DIR")
         .map(|t| root.join(t))
         .unwrap_or_else(|| root.join("target"));
-    target.join("bench-payloads")
+    target.join(name)
 }
 
 fn payload_files(dir: &Path) -> Vec<PathBuf> {
@@ -100,8 +102,41 @@ fn outdated(files: &[PathBuf], generator: &Path) -> bool {
 /// The payload files, generated first when missing or outdated. `None` when the generator is
 /// missing and `required` is false (test mode).
 pub fn payloads(required: bool) -> Option<Vec<PathBuf>> {
+    generated("bench-payloads", &[], required, "bench")
+}
+
+/// The clean payload files (`gen_payloads.py --clean`): those in `$LOGSHIP_CLEAN_PAYLOADS` when
+/// it is set (never generated there), else `<target>/bench-payloads-clean`, generated first when
+/// missing or outdated. `None`, with a note on stderr, when there are none and the generator is
+/// missing or the directory named is empty: the figures of the clean set are extras, and their
+/// absence is reported by whoever reads them (`bench/run.sh`).
+pub fn clean_payloads() -> Option<Vec<PathBuf>> {
+    if let Some(dir) = env::var_os("LOGSHIP_CLEAN_PAYLOADS").filter(|d| !d.is_empty()) {
+        let dir = PathBuf::from(dir);
+        let files = payload_files(&dir);
+        if files.is_empty() {
+            eprintln!(
+                "clean payloads skipped: no payload-*.b64 in LOGSHIP_CLEAN_PAYLOADS={} \
+                 (make them with bench/gen_payloads.py DIR --clean)",
+                dir.display()
+            );
+            return None;
+        }
+        return Some(files);
+    }
+    generated(
+        "bench-payloads-clean",
+        &["--clean"],
+        false,
+        "figures of the clean payloads",
+    )
+}
+
+/// The files of `<target>/<name>`, generated with `gen_payloads.py <dir> N EVENTS <args>` first
+/// when missing or outdated; `skipped` names what goes without them.
+fn generated(name: &str, args: &[&str], required: bool, skipped: &str) -> Option<Vec<PathBuf>> {
     let root = workspace_root();
-    let dir = payload_dir(&root);
+    let dir = payload_dir(&root, name);
     let files = payload_files(&dir);
     let generator = root.join("bench/gen_payloads.py");
     if files.len() >= PAYLOADS && !outdated(&files, &generator) {
@@ -116,7 +151,7 @@ pub fn payloads(required: bool) -> Option<Vec<PathBuf>> {
         if required {
             panic!("{msg}");
         }
-        eprintln!("bench skipped: {msg}");
+        eprintln!("{skipped} skipped: {msg}");
         return None;
     }
     // Generate beside the final directory and rename, so an interrupted run leaves no partial set.
@@ -126,19 +161,26 @@ pub fn payloads(required: bool) -> Option<Vec<PathBuf>> {
         .arg(&tmp)
         .arg(PAYLOADS.to_string())
         .arg(EVENTS_PER_PAYLOAD.to_string())
+        .args(args)
         .status()
         .unwrap_or_else(|e| panic!("cannot run python3 {}: {e}", generator.display()));
     assert!(
         status.success(),
-        "python3 {} {} {PAYLOADS} {EVENTS_PER_PAYLOAD} failed: {status}",
+        "python3 {} {} {PAYLOADS} {EVENTS_PER_PAYLOAD} {} failed: {status}",
         generator.display(),
-        tmp.display()
+        tmp.display(),
+        args.join(" ")
     );
     let _ = fs::remove_dir_all(&dir);
     fs::rename(&tmp, &dir)
         .unwrap_or_else(|e| panic!("cannot move {} to {}: {e}", tmp.display(), dir.display()));
+    let how = if args.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", args.join(" "))
+    };
     println!(
-        "generated {PAYLOADS} payloads × {EVENTS_PER_PAYLOAD} events into {}",
+        "generated {PAYLOADS} payloads × {EVENTS_PER_PAYLOAD} events into {}{how}",
         dir.display()
     );
     Some(payload_files(&dir))
