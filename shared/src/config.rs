@@ -8,7 +8,9 @@ use regex::Regex;
 
 use crate::decode::{DEFAULT_MAX_DECODED_BYTES, DecodeLimits};
 use crate::failure::{ErrorType, Typed};
+use crate::redact::Redactor;
 use crate::retry::DEFAULT_DEADLINE_MARGIN;
+use crate::sample::Sampler;
 use crate::writer::WriterOptions;
 use std::time::Duration;
 
@@ -170,6 +172,10 @@ pub struct ReceiverConfig {
     pub exclude: Option<Regex>,
     /// `AWS_LAMBDA_LOG_GROUP_NAME` (set by Lambda): events from it are never shipped.
     pub own_log_group: Option<String>,
+    /// `SAMPLE_RULES`: which events are kept, by their id ([`crate::sample`]).
+    pub sampler: Option<Sampler>,
+    /// `REDACT` and `REDACT_RULES`: what is replaced in each message ([`crate::redact`]).
+    pub redactor: Option<Redactor>,
     /// `MAX_DECODED_BYTES`, default 32 MiB.
     pub limits: DecodeLimits,
     /// What every function reads.
@@ -325,6 +331,11 @@ impl ReceiverConfig {
             include: regex("INCLUDE_PATTERN")?,
             exclude: regex("EXCLUDE_PATTERN")?,
             own_log_group: get("AWS_LAMBDA_LOG_GROUP_NAME"),
+            sampler: Sampler::from_config(get("SAMPLE_RULES").as_deref())?,
+            redactor: Redactor::from_config(
+                get("REDACT").as_deref(),
+                get("REDACT_RULES").as_deref(),
+            )?,
             limits: DecodeLimits { max_decoded_bytes },
             common: CommonConfig::from_lookup(get)?,
         })

@@ -11,6 +11,8 @@
 //! - [`insights`]: the insights-reporter — query specs, aligned windows, Insights queries.
 //! - [`config`]: environment, name templates and the service's naming rules.
 //! - [`receiver`]: the subscription receiver — event shapes, filtering, enrichment, summary.
+//! - [`redact`]: secrets and personal data replaced before anything leaves (`REDACT`).
+//! - [`sample`]: deterministic sampling by event id (`SAMPLE_RULES`).
 //! - [`retry`]: retries with backoff and full jitter, bounded by the invocation's deadline.
 //! - [`aws`]: the SDK client, built once per container.
 //! - [`alloc`]: the allocator's settings for a Lambda process.
@@ -29,5 +31,7 @@ pub mod insights;
 pub mod json;
 pub mod log_writer;
 pub mod receiver;
+pub mod redact;
 pub mod retry;
+pub mod sample;
 pub mod writer;

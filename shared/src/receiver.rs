@@ -88,6 +88,10 @@ pub enum ReceiverError {
     )]
     EnvelopesTooLarge { limit: usize, log_source: String },
     #[error(
+        "the redacted messages of the payload from {log_source} would take more than MAX_DECODED_BYTES ({limit} bytes): a REDACT_RULES replacement longer than what it replaces grows the text at every match; the payload is failed whole"
+    )]
+    RedactedTooLarge { limit: usize, log_source: String },
+    #[error(
         "{failed} of {events} events were not written ({written} written, {rejected} rejected): {cause}"
     )]
     Write {
@@ -106,7 +110,9 @@ impl Typed for ReceiverError {
                 ErrorType::InvalidEvent
             }
             ReceiverError::Decode(e) => e.error_type(),
-            ReceiverError::EnvelopesTooLarge { .. } => ErrorType::PayloadTooLarge,
+            ReceiverError::EnvelopesTooLarge { .. } | ReceiverError::RedactedTooLarge { .. } => {
+                ErrorType::PayloadTooLarge
+            }
             ReceiverError::AnswerTooLarge { .. } => ErrorType::ResponseTooLarge,
             ReceiverError::Write { cause, .. } => cause.error_type(),
         }
@@ -125,11 +131,13 @@ pub struct Dropped {
     pub loop_guard: u64,
     /// Empty messages, which the service refuses.
     pub empty: u64,
+    /// Left out by `SAMPLE_RULES` ([`crate::sample`]).
+    pub sampled: u64,
 }
 
 impl Dropped {
     pub fn total(&self) -> u64 {
-        self.control_message + self.filtered + self.loop_guard + self.empty
+        self.control_message + self.filtered + self.loop_guard + self.empty + self.sampled
     }
 
     /// Adds `EventsDropped` and one metric per reason to an EMF record.
@@ -145,6 +153,7 @@ impl Dropped {
             .metric("EventsDroppedFiltered", c(self.filtered), Unit::Count)
             .metric("EventsDroppedLoopGuard", c(self.loop_guard), Unit::Count)
             .metric("EventsDroppedEmpty", c(self.empty), Unit::Count)
+            .metric("EventsDroppedSampled", c(self.sampled), Unit::Count)
     }
 }
 
@@ -167,6 +176,10 @@ pub struct Summary {
     pub failed: u64,
     /// Events split to fit the 1 MB event limit.
     pub split: u64,
+    /// Events shipped with something redacted, and the replacements of each detector or
+    /// rule (`REDACT`, `REDACT_RULES`), by name.
+    pub redacted: u64,
+    pub redactions: std::collections::BTreeMap<String, u64>,
     /// Retried calls and throttling answers from CloudWatch Logs.
     pub retries: u64,
     pub throttles: u64,
@@ -206,11 +219,52 @@ impl Summary {
         record
             .metric("EventsFailed", c(self.failed), Unit::Count)
             .metric("EventsSplit", c(self.split), Unit::Count)
+            .metric("EventsRedacted", c(self.redacted), Unit::Count)
             .metric("PutLogEventsRequests", c(self.requests), Unit::Count)
             .metric("BytesShipped", c(self.bytes), Unit::Bytes)
             .metric("Retries", c(self.retries), Unit::Count)
             .metric("Throttles", c(self.throttles), Unit::Count)
             .metric("RecordsFailed", c(self.records_failed), Unit::Count)
+    }
+
+    /// One EMF record per detector or rule that replaced anything: `Redactions`, with the
+    /// name as the `Rule` dimension beside `base`'s (a rule's count is a metric of its own
+    /// without a metric name per rule, which alarms and dashboards could not know).
+    pub fn redaction_metrics<'s>(
+        &'s self,
+        base: impl Fn() -> MetricRecord + 's,
+    ) -> impl Iterator<Item = MetricRecord> + 's {
+        self.redactions
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(move |(rule, n)| {
+                base()
+                    .dimension("Rule", rule)
+                    .metric("Redactions", *n as f64, Unit::Count)
+            })
+    }
+
+    /// The replacements by rule as one field of the summary line: `email=3,ipv4=1`.
+    fn redactions_field(&self) -> String {
+        let mut out = String::new();
+        for (rule, n) in self.redactions.iter().filter(|(_, n)| **n > 0) {
+            if !out.is_empty() {
+                out.push(',');
+            }
+            out.push_str(rule);
+            out.push('=');
+            out.push_str(itoa::Buffer::new().format(*n));
+        }
+        out
+    }
+
+    /// Adds a payload's replacements by rule ([`crate::redact::Counts`]).
+    fn add_redactions(&mut self, config: &ReceiverConfig, counts: &[u64]) {
+        if let Some(r) = &config.redactor {
+            for (rule, n) in r.rules().iter().zip(counts).filter(|(_, n)| **n > 0) {
+                *self.redactions.entry(rule.name().to_owned()).or_default() += n;
+            }
+        }
     }
 
     /// Logs the summary as one structured line (JSON under `AWS_LAMBDA_LOG_FORMAT=JSON`).
@@ -227,12 +281,15 @@ impl Summary {
             dropped_filtered = self.dropped.filtered,
             dropped_loop_guard = self.dropped.loop_guard,
             dropped_empty = self.dropped.empty,
+            dropped_sampled = self.dropped.sampled,
             rejected = self.rejected.total(),
             rejected_too_old = self.rejected.too_old,
             rejected_too_new = self.rejected.too_new,
             rejected_expired = self.rejected.expired,
             failed = self.failed,
             split = self.split,
+            redacted_events = self.redacted,
+            redactions = %self.redactions_field(),
             retries = self.retries,
             throttles = self.throttles,
             bytes = self.bytes,
@@ -500,6 +557,24 @@ impl Receiver {
         &self.config
     }
 
+    /// A decode error with the redaction rules applied to its text: serde's schema errors
+    /// quote a value of the wrong type, and the text is logged and returned to Lambda.
+    fn scrub(&self, e: DecodeError) -> DecodeError {
+        match (&self.config.redactor, e) {
+            (
+                Some(r),
+                DecodeError::Schema {
+                    message,
+                    source_hint,
+                },
+            ) => DecodeError::Schema {
+                message: r.scrub(&message).into_owned(),
+                source_hint,
+            },
+            (_, e) => e,
+        }
+    }
+
     /// Handles one invocation (the event's JSON text); writes happen within `ctx`'s deadline.
     pub async fn handle(&self, event: &RawValue, ctx: WriteContext) -> Outcome {
         let mut summary = Summary::default();
@@ -570,8 +645,9 @@ impl Receiver {
         targets: &mut Targets,
         summary: &mut Summary,
     ) -> Result<SharedDoc, ReceiverError> {
-        let doc = decode::decode_document(data, self.config.limits, &mut self.scratch())?;
-        let payload = decode::parse_text(&doc)?;
+        let doc = decode::decode_document(data, self.config.limits, &mut self.scratch())
+            .map_err(|e| self.scrub(e))?;
+        let payload = decode::parse_text(&doc).map_err(|e| self.scrub(e))?;
         route(&self.config, &doc, &payload, origin, targets, summary)?;
         drop(payload);
         Ok(doc)
@@ -681,6 +757,7 @@ impl Receiver {
             json::write_str(&rec.record_id, &mut answer);
             match decode::decode_data(rec.data.as_bytes(), self.config.limits, &mut scratch) {
                 Err(err) => {
+                    let err = self.scrub(err);
                     summary.payloads_failed += 1;
                     summary.records_failed += 1;
                     tracing::warn!(record_id = %rec.record_id, error = %err, "Firehose record cannot be decoded; ProcessingFailed");
@@ -766,6 +843,16 @@ pub fn route(
     };
     let key = (group, stream);
     let events = targets.entry(key.clone()).or_default();
+    let routed_before = events.len();
+    let limit = config.limits.max_decoded_bytes;
+    let mut counts = config
+        .redactor
+        .as_ref()
+        .map(|r| r.counts())
+        .unwrap_or_default();
+    // New text (envelopes, redacted messages): refused past the limit, see above.
+    let mut bytes = 0usize;
+    let mut too_large = None;
     match config.message_format {
         MessageFormat::Raw => {
             // The kept messages, escaped as they came, where they are in the document: a
@@ -773,51 +860,76 @@ pub fn route(
             events.reserve(payload.log_events.len());
             let mut refs = doc.refs(payload.log_events.len());
             for ev in &payload.log_events {
-                if admit(config, ev, summary) {
-                    events.push(LogEvent {
-                        timestamp: ev.timestamp,
-                        // Both readers borrow every message from the document; a copy only
-                        // if one ever did not.
-                        message: Message::within(&mut refs, ev.message)
-                            .unwrap_or_else(|| Message::from_escaped(ev.message)),
-                        origin,
-                    });
-                }
+                let message = match decide(config, ev, summary, &mut counts) {
+                    None => continue,
+                    // Both readers borrow every message from the document; a copy only if one
+                    // ever did not.
+                    Some(Content::Original) => Message::within(&mut refs, ev.message)
+                        .unwrap_or_else(|| Message::from_escaped(ev.message)),
+                    Some(Content::Redacted(text)) => {
+                        let message = Message::from_text(&text);
+                        bytes += message.escaped().len();
+                        if bytes > limit {
+                            too_large = Some(ReceiverError::RedactedTooLarge {
+                                limit,
+                                log_source: log_source(payload),
+                            });
+                            break;
+                        }
+                        message
+                    }
+                };
+                events.push(LogEvent {
+                    timestamp: ev.timestamp,
+                    message,
+                    origin,
+                });
             }
         }
         MessageFormat::Envelope => {
             let prefix = envelope_prefix(src);
-            let limit = config.limits.max_decoded_bytes;
-            let routed_before = events.len();
-            let mut bytes = 0usize;
             let mut text = String::new();
             for ev in &payload.log_events {
-                if admit(config, ev, summary) {
-                    text.clear();
-                    envelope_into(&prefix, ev, true, &mut text);
-                    let message = Message::from_text(&text);
-                    bytes += message.escaped().len();
-                    if bytes > limit {
-                        events.truncate(routed_before);
-                        if events.is_empty() {
-                            targets.remove(&key);
-                        }
-                        *summary = counted;
-                        return Err(ReceiverError::EnvelopesTooLarge {
-                            limit,
-                            log_source: format!("{} / {}", payload.log_group, payload.log_stream),
-                        });
-                    }
-                    events.push(LogEvent {
-                        timestamp: ev.timestamp,
-                        message,
-                        origin,
+                let redacted = match decide(config, ev, summary, &mut counts) {
+                    None => continue,
+                    Some(Content::Original) => None,
+                    Some(Content::Redacted(t)) => Some(t),
+                };
+                text.clear();
+                envelope_into(&prefix, ev, redacted.as_deref(), true, &mut text);
+                let message = Message::from_text(&text);
+                bytes += message.escaped().len();
+                if bytes > limit {
+                    too_large = Some(ReceiverError::EnvelopesTooLarge {
+                        limit,
+                        log_source: log_source(payload),
                     });
+                    break;
                 }
+                events.push(LogEvent {
+                    timestamp: ev.timestamp,
+                    message,
+                    origin,
+                });
             }
         }
     }
+    if let Some(err) = too_large {
+        let refused: Vec<LogEvent> = events.drain(routed_before..).collect();
+        crate::batch::release(refused);
+        if events.is_empty() {
+            targets.remove(&key);
+        }
+        *summary = counted;
+        return Err(err);
+    }
+    summary.add_redactions(config, &counts);
     Ok(())
+}
+
+/// `group / stream` of a payload, for errors.
+fn log_source(payload: &SubscriptionPayload<'_>) -> String {
+    format!("{} / {}", payload.log_group, payload.log_stream)
 }
 
 /// The Firehose form of one decoded payload: one envelope line per event shipped, each ending
@@ -837,17 +949,26 @@ fn firehose_lines(
     };
     let prefix = envelope_prefix(src);
     let mut lines = 0;
+    let mut counts = config
+        .redactor
+        .as_ref()
+        .map(|r| r.counts())
+        .unwrap_or_default();
     for ev in &payload.log_events {
-        if admit(config, ev, summary) {
-            envelope_into(&prefix, ev, false, out.stage);
-            out.stage.push('\n');
-            lines += 1;
-            if out.len() > budget {
-                return None;
-            }
-            out.line_done();
+        let redacted = match decide(config, ev, summary, &mut counts) {
+            None => continue,
+            Some(Content::Original) => None,
+            Some(Content::Redacted(t)) => Some(t),
+        };
+        envelope_into(&prefix, ev, redacted.as_deref(), false, out.stage);
+        out.stage.push('\n');
+        lines += 1;
+        if out.len() > budget {
+            return None;
         }
+        out.line_done();
     }
+    summary.add_redactions(config, &counts);
     Some(lines)
 }
 
@@ -930,18 +1051,53 @@ fn target<'p>(
     Some((src, group, stream))
 }
 
-/// Whether `ev` is shipped; counts it as dropped when not. The text is unescaped only when a
-/// filter must read it.
-fn admit(config: &ReceiverConfig, ev: &SubscriptionLogEvent<'_>, summary: &mut Summary) -> bool {
+/// What becomes of an event that is shipped.
+#[derive(Debug, PartialEq, Eq)]
+enum Content {
+    /// Its message as it came (escaped, byte for byte).
+    Original,
+    /// Its message's text with something redacted.
+    Redacted(String),
+}
+
+/// Whether `ev` is shipped, and with what message; counts it as dropped when not. In order:
+/// empty messages, `INCLUDE_PATTERN`/`EXCLUDE_PATTERN` and `SAMPLE_RULES` on the message as it
+/// came, then redaction of what is shipped. The text is unescaped only when one of them must
+/// read it.
+fn decide(
+    config: &ReceiverConfig,
+    ev: &SubscriptionLogEvent<'_>,
+    summary: &mut Summary,
+    counts: &mut [u64],
+) -> Option<Content> {
     if ev.message.is_empty() {
         summary.dropped.empty += 1;
-        false
-    } else if config.filters() && !config.keeps(&ev.message.text()) {
-        summary.dropped.filtered += 1;
-        false
-    } else {
-        true
+        return None;
     }
+    if !config.filters() && config.sampler.is_none() && config.redactor.is_none() {
+        return Some(Content::Original);
+    }
+    let text = ev.message.text();
+    if config.filters() && !config.keeps(&text) {
+        summary.dropped.filtered += 1;
+        return None;
+    }
+    if let Some(sampler) = &config.sampler
+        && !sampler.keeps(&ev.id.text(), &text)
+    {
+        summary.dropped.sampled += 1;
+        return None;
+    }
+    let Some(redactor) = &config.redactor else {
+        return Some(Content::Original);
+    };
+    Some(match redactor.redact_message(&text, counts) {
+        None => Content::Original,
+        Some(redacted) => {
+            summary.redacted += 1;
+            Content::Redacted(redacted)
+        }
+    })
 }
 
 /// `{"owner":…,"logGroup":…,"logStream":…,"id":"` — the part of every envelope a payload's
@@ -960,12 +1116,14 @@ pub fn envelope_prefix(src: Source<'_>) -> String {
 
 /// Appends the envelope object of `ev` (after [`envelope_prefix`]): source `owner`, `logGroup`,
 /// `logStream`, event `id`, `timestamp` and `message`, compact JSON. The id and message are
-/// copied escaped, as they came. With `embed_json`, a message that is itself a JSON object is
-/// embedded as an object (so Logs Insights and downstream tools see its fields), otherwise it
-/// is a string.
+/// copied escaped, as they came, unless the message was redacted (`redacted` is its new text).
+/// With `embed_json`, a message that is itself a JSON object is embedded as an object (so Logs
+/// Insights and downstream tools see its fields; redaction keeps such a message an object),
+/// otherwise it is a string.
 pub fn envelope_into(
     prefix: &str,
     ev: &SubscriptionLogEvent<'_>,
+    redacted: Option<&str>,
     embed_json: bool,
     out: &mut String,
 ) {
@@ -974,10 +1132,10 @@ pub fn envelope_into(
     out.push_str("\",\"timestamp\":");
     out.push_str(itoa::Buffer::new().format(ev.timestamp));
     out.push_str(",\"message\":");
-    let text = if embed_json {
-        Some(ev.message.text())
-    } else {
-        None
+    let text = match redacted {
+        Some(t) if embed_json => Some(Cow::Borrowed(t)),
+        None if embed_json => Some(ev.message.text()),
+        _ => None,
     };
     match text.as_deref().map(str::trim) {
         Some(t)
@@ -987,11 +1145,14 @@ pub fn envelope_into(
         {
             out.push_str(t)
         }
-        _ => {
-            out.push('"');
-            out.push_str(ev.message.escaped());
-            out.push('"');
-        }
+        _ => match redacted {
+            Some(t) => json::write_str(t, out),
+            None => {
+                out.push('"');
+                out.push_str(ev.message.escaped());
+                out.push('"');
+            }
+        },
     }
     out.push('}');
 }
@@ -1171,6 +1332,199 @@ mod tests {
         let replay = std::fs::read_to_string(samples.join("replay-sqs.json")).unwrap();
         let [replay, _] = read_both_ways(&replay);
         assert_eq!(replay.unwrap().0, Shape::Sqs);
+    }
+
+    fn config(vars: &[(&str, &str)]) -> ReceiverConfig {
+        ReceiverConfig::from_lookup(|k| {
+            vars.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap()
+    }
+
+    /// A document from `/aws/lambda/app` of these (id, message) events, messages as JSON
+    /// string content (escaped).
+    fn doc_of(events: &[(&str, &str)]) -> SharedDoc {
+        let events: Vec<String> = events
+            .iter()
+            .enumerate()
+            .map(|(i, (id, m))| {
+                format!(
+                    r#"{{"id":"{id}","timestamp":{},"message":"{m}"}}"#,
+                    1_700_000_000_000u64 + i as u64
+                )
+            })
+            .collect();
+        SharedDoc::new(format!(
+            r#"{{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"/aws/lambda/app","logStream":"s","subscriptionFilters":[],"logEvents":[{}]}}"#,
+            events.join(",")
+        ))
+    }
+
+    fn routed(config: &ReceiverConfig, doc: &SharedDoc) -> (Vec<LogEvent>, Summary) {
+        let payload = decode::parse_text(doc).unwrap();
+        let mut targets = Targets::new();
+        let mut summary = Summary::default();
+        route(config, doc, &payload, 0, &mut targets, &mut summary).unwrap();
+        let events: Vec<LogEvent> = targets.into_values().flatten().collect();
+        // Every event routed or dropped with a reason (shipped is counted once written).
+        assert_eq!(
+            summary.events_in,
+            events.len() as u64 + summary.dropped.total(),
+            "{summary:?}"
+        );
+        (events, summary)
+    }
+
+    #[test]
+    fn raw_messages_are_redacted_as_stored_and_the_rest_left_byte_for_byte() {
+        let doc = doc_of(&[
+            ("1", r#"login bob\u0040example.org from 192.0.2.1"#),
+            ("2", r#"nothing \"here\" caf\u00e9"#),
+            (
+                "3",
+                r#"{\"user\":\"amy\\u0040example.org\",\"n\":4111111111111111}"#,
+            ),
+            ("4", ""),
+        ]);
+        let c = config(&[("TARGET_LOG_GROUP", "/c"), ("REDACT", "email,ipv4,card")]);
+        let (events, summary) = routed(&c, &doc);
+        let texts: Vec<String> = events
+            .iter()
+            .map(|e| e.message.text().into_owned())
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "login [REDACTED:email] from [REDACTED:ipv4]",
+                "nothing \"here\" café",
+                r#"{"user":"[REDACTED:email]","n":"[REDACTED:card]"}"#,
+            ]
+        );
+        // Unredacted: the very bytes of the document, not a copy; lengths as the service
+        // counts them.
+        assert_eq!(events[1].message.escaped(), r#"nothing \"here\" caf\u00e9"#);
+        assert!(doc.contains(events[1].message.escaped()));
+        for e in &events {
+            assert_eq!(e.message.len(), e.message.text().len());
+        }
+        assert_eq!(summary.redacted, 2);
+        assert_eq!(summary.dropped.empty, 1);
+        assert_eq!(
+            summary.redactions,
+            [
+                ("card".to_string(), 1),
+                ("email".to_string(), 2),
+                ("ipv4".to_string(), 1)
+            ]
+            .into_iter()
+            .collect()
+        );
+        assert_eq!(summary.redactions_field(), "card=1,email=2,ipv4=1");
+        let record = summary
+            .redaction_metrics(|| MetricRecord::new("logship"))
+            .map(|r| r.to_json(0).unwrap())
+            .collect::<Vec<_>>();
+        assert_eq!(record.len(), 3);
+        assert!(
+            record[1].contains(r#""Rule":"email""#) && record[1].contains(r#""Redactions":2"#),
+            "{}",
+            record[1]
+        );
+    }
+
+    #[test]
+    fn filters_see_the_original_and_envelopes_keep_embedded_json_an_object() {
+        let doc = doc_of(&[
+            (
+                "1",
+                r#"{\"user\":\"bob@example.org\",\"k\":[\"10.0.0.1\"]}"#,
+            ),
+            ("2", "INFO bob@example.org"),
+            ("3", "DEBUG amy@example.org"),
+        ]);
+        let c = config(&[
+            ("TARGET_LOG_GROUP", "/c"),
+            ("MESSAGE_FORMAT", "envelope"),
+            ("REDACT", "all"),
+            ("INCLUDE_PATTERN", "bob@example"),
+        ]);
+        let (events, summary) = routed(&c, &doc);
+        assert_eq!(events.len(), 2);
+        assert_eq!(summary.dropped.filtered, 1);
+        let envelope: Value = serde_json::from_str(&events[0].message.text()).unwrap();
+        assert_eq!(
+            envelope["message"],
+            serde_json::json!({"user": "[REDACTED:email]", "k": ["[REDACTED:ipv4]"]})
+        );
+        let envelope: Value = serde_json::from_str(&events[1].message.text()).unwrap();
+        assert_eq!(envelope["message"], "INFO [REDACTED:email]");
+        assert_eq!(summary.redacted, 2);
+    }
+
+    #[test]
+    fn sampled_out_events_are_counted_and_the_decision_follows_the_id() {
+        let ids: Vec<String> = (0..2000)
+            .map(|i| format!("3678145896378456441234567890{i:028}"))
+            .collect();
+        let events: Vec<(&str, &str)> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                (
+                    id.as_str(),
+                    if i % 2 == 0 { "DEBUG x" } else { "GET /health" },
+                )
+            })
+            .collect();
+        let doc = doc_of(&events);
+        let c = config(&[
+            ("TARGET_LOG_GROUP", "/c"),
+            (
+                "SAMPLE_RULES",
+                r#"[{"match":"DEBUG","keep":0.25},{"match":"GET /health","keep":0}]"#,
+            ),
+        ]);
+        let (kept, summary) = routed(&c, &doc);
+        assert_eq!(summary.dropped.sampled + kept.len() as u64, 2000);
+        assert!(kept.iter().all(|e| e.message.text() == "DEBUG x"));
+        // Binomial(1000, 0.25): mean 250, sd 13.7.
+        assert!(
+            (kept.len() as f64 - 250.0).abs() < 5.0 * 13.7,
+            "{}",
+            kept.len()
+        );
+        // The same events again (a retry, another container): the same ones kept.
+        let (again, _) = routed(&c, &doc_of(&events));
+        assert_eq!(
+            kept.iter().map(|e| e.timestamp).collect::<Vec<_>>(),
+            again.iter().map(|e| e.timestamp).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn redaction_that_grows_past_the_limit_refuses_the_payload() {
+        let doc = doc_of(&[("1", &"x".repeat(2000)), ("2", "y")]);
+        let c = config(&[
+            ("TARGET_LOG_GROUP", "/c"),
+            ("MAX_DECODED_BYTES", "10000"),
+            (
+                "REDACT_RULES",
+                r#"[{"name":"x","pattern":"x","replacement":"0123456789"}]"#,
+            ),
+        ]);
+        let payload = decode::parse_text(&doc).unwrap();
+        let mut targets = Targets::new();
+        let mut summary = Summary::default();
+        let err = route(&c, &doc, &payload, 0, &mut targets, &mut summary).unwrap_err();
+        assert!(
+            matches!(err, ReceiverError::RedactedTooLarge { limit: 10_000, .. }),
+            "{err}"
+        );
+        assert_eq!(err.error_type(), ErrorType::PayloadTooLarge);
+        assert!(targets.is_empty());
+        assert_eq!(summary, Summary::default());
     }
 
     proptest! {

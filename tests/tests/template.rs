@@ -117,6 +117,55 @@ fn every_function_is_configured_with_exactly_what_its_code_reads() {
     );
 }
 
+/// The content-control parameters reach the receiver, default to nothing, and the `Redact`
+/// description names exactly the detectors the code has.
+#[test]
+fn content_control_parameters_are_wired_to_the_receiver() {
+    let t = template();
+    let env = environment(&t, "SubscriptionReceiver");
+    let resources =
+        &t["Resources"]["SubscriptionReceiver"]["Properties"]["Environment"]["Variables"];
+    for (var, param) in [
+        ("REDACT", "Redact"),
+        ("REDACT_RULES", "RedactRules"),
+        ("SAMPLE_RULES", "SampleRules"),
+    ] {
+        assert_eq!(
+            resources[var],
+            serde_yaml::from_str::<Value>(&format!("!Ref {param}")).unwrap(),
+            "{var}"
+        );
+        assert_eq!(s(&t["Parameters"][param]["Default"]), "", "{param}");
+        assert!(env.contains_key(var), "{var}");
+    }
+    let described = s(&t["Parameters"]["Redact"]["Description"]);
+    let named = described
+        .split(['"', ':', ',', '(', ';', ' '])
+        .filter(|w| logship::redact::detectors::by_name(w).is_some())
+        .collect::<BTreeSet<_>>();
+    let all = logship::redact::DETECTORS
+        .iter()
+        .map(|d| d.name)
+        .collect::<BTreeSet<_>>();
+    assert_eq!(
+        named, all,
+        "the Redact parameter's description names every detector"
+    );
+    // The examples in the descriptions are accepted by the code.
+    let example = |param: &str| {
+        let d = s(&t["Parameters"][param]["Description"]);
+        let start = d.find("[{").unwrap();
+        let end = d[start..].find("}]").unwrap() + start;
+        d[start..end + 2].to_string()
+    };
+    logship::redact::Redactor::from_config(Some("all"), Some(&example("RedactRules")))
+        .unwrap()
+        .unwrap();
+    logship::sample::Sampler::from_config(Some(&example("SampleRules")))
+        .unwrap()
+        .unwrap();
+}
+
 #[test]
 fn every_function_runs_as_built() {
     let t = template();
@@ -618,6 +667,8 @@ fn the_dashboard_shows_only_metrics_the_code_and_services_emit() {
         "EventsDroppedFiltered",
         "EventsDroppedLoopGuard",
         "EventsDroppedEmpty",
+        "EventsDroppedSampled",
+        "EventsRedacted",
         "EventsRejected",
         "EventsFailed",
         "PutLogEventsRequests",

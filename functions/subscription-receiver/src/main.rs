@@ -30,13 +30,14 @@ async fn main() -> Result<(), Error> {
             let ctx = WriteContext::for_invocation(event.context.deadline, common.deadline_margin);
             let outcome = receiver.handle(&event.payload, ctx).await;
             outcome.summary.log();
-            outcome
-                .summary
-                .metrics(
-                    MetricRecord::new(&common.metrics_namespace)
-                        .dimension("FunctionName", &common.function_name),
-                )
-                .emit(ctx.now_ms);
+            let base = || {
+                MetricRecord::new(&common.metrics_namespace)
+                    .dimension("FunctionName", &common.function_name)
+            };
+            outcome.summary.metrics(base()).emit(ctx.now_ms);
+            for record in outcome.summary.redaction_metrics(base) {
+                record.emit(ctx.now_ms);
+            }
             outcome.result.map_err(failure::diagnostic)
         },
     ))

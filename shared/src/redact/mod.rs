@@ -1,0 +1,312 @@
+//! Redaction: secrets and personal data replaced in each message before anything leaves the
+//! function (`REDACT`, `REDACT_RULES`).
+//!
+//! Rules see the text the service stores, not the JSON escapes it travels in: a message is
+//! JSON-escaped inside logship ([`crate::json`]), and `bob\u0040example.org` in a document is
+//! the address `bob@example.org` in CloudWatch Logs. A message that is itself JSON (an object
+//! or an array) is redacted string by string ([`Redactor::redact_message`]), so that it stays
+//! JSON with its keys in place: `\u0040` inside one of its strings is an `@` too, and a number
+//! that is a card becomes the string `"[REDACTED:card]"`.
+//!
+//! Cost: a message no rule matches is read once by each rule (the regex crate's prefilters
+//! skip most of the text for most detectors) and kept as it came, byte for byte and without a
+//! copy. Only a message with a match is copied, rewritten and escaped again.
+
+pub mod detectors;
+mod structured;
+
+use regex::Regex;
+use serde::Deserialize;
+
+use crate::config::ConfigError;
+pub use detectors::{DETECTORS, Detector};
+
+/// One rule: a built-in detector or a custom rule of `REDACT_RULES`.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    name: String,
+    regex: Regex,
+    /// The capture group replaced (0: the whole match).
+    group: usize,
+    /// What the pattern cannot check; `None` for custom rules.
+    check: Option<detectors::Check>,
+    /// A JSON key (whole) whose string value (whole) is this rule's secret: [`Detector::json_key`].
+    json_pair: Option<(Regex, Regex)>,
+    replacement: String,
+}
+
+impl Rule {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Replaces this rule's matches in `text` into `out` (cleared first); the number of
+    /// replacements (0: `out` holds nothing of use).
+    fn apply(&self, text: &str, out: &mut String) -> u64 {
+        out.clear();
+        let mut copied = 0;
+        let mut n = 0;
+        let mut replace = |start: usize, end: usize, out: &mut String| {
+            // An empty match would insert the replacement between characters: never a secret.
+            if end > start && start >= copied {
+                out.push_str(&text[copied..start]);
+                out.push_str(&self.replacement);
+                copied = end;
+                n += 1;
+            }
+        };
+        if self.group == 0 {
+            for m in self.regex.find_iter(text) {
+                let range = match self.check {
+                    None => Some((m.start(), m.end())),
+                    Some(check) => check(text, m.start(), m.end()),
+                };
+                if let Some((start, end)) = range {
+                    replace(start, end, out);
+                }
+            }
+        } else {
+            for caps in self.regex.captures_iter(text) {
+                let Some(m) = caps.get(self.group) else {
+                    continue;
+                };
+                let range = match self.check {
+                    None => Some((m.start(), m.end())),
+                    Some(check) => check(text, m.start(), m.end()),
+                };
+                if let Some((start, end)) = range {
+                    replace(start, end, out);
+                }
+            }
+        }
+        if n > 0 {
+            out.push_str(&text[copied..]);
+        }
+        n
+    }
+}
+
+/// The configured rules, built once per container.
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    rules: Vec<Rule>,
+}
+
+/// How many replacements each rule made, in the order of [`Redactor::rules`].
+pub type Counts = Vec<u64>;
+
+impl Redactor {
+    /// From `REDACT` (detector names, comma-separated, or `all`) and `REDACT_RULES` (a JSON
+    /// array of `{"name","pattern","replacement"?}`); `None` when neither asks for anything.
+    /// Errors name the variable and the detector or rule.
+    pub fn from_config(
+        redact: Option<&str>,
+        rules: Option<&str>,
+    ) -> Result<Option<Self>, ConfigError> {
+        let mut out = Vec::new();
+        for d in detectors_named(redact.unwrap_or(""))? {
+            // The built-in patterns are tested to compile (`detectors_compile…`).
+            let compile = |p: &str| {
+                Regex::new(p).map_err(|e| ConfigError::Invalid {
+                    var: "REDACT",
+                    reason: format!("detector {}: {e}", d.name),
+                })
+            };
+            let json_pair = match (d.json_key, d.json_value) {
+                (Some(k), Some(v)) => Some((compile(k)?, compile(v)?)),
+                _ => None,
+            };
+            out.push(Rule {
+                name: d.name.to_owned(),
+                regex: compile(d.pattern)?,
+                group: d.group,
+                check: Some(d.check),
+                json_pair,
+                replacement: default_replacement(d.name),
+            });
+        }
+        if let Some(text) = rules.filter(|t| !t.trim().is_empty()) {
+            for rule in custom_rules(text)? {
+                if out.iter().any(|r| r.name == rule.name) {
+                    return Err(rules_error(format!(
+                        "rule {:?}: the name is used twice (built-in detectors' names included)",
+                        rule.name
+                    )));
+                }
+                out.push(rule);
+            }
+        }
+        Ok((!out.is_empty()).then_some(Self { rules: out }))
+    }
+
+    /// The rules in the order they run: built-in detectors in [`DETECTORS`]' order, then the
+    /// custom rules in theirs.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// A zeroed count per rule.
+    pub fn counts(&self) -> Counts {
+        vec![0; self.rules.len()]
+    }
+
+    /// Plain text with every rule applied in turn (each to the previous one's output);
+    /// `None` when none matched. Adds to `counts`.
+    pub fn redact_plain(&self, text: &str, counts: &mut [u64]) -> Option<String> {
+        let mut current: Option<String> = None;
+        let mut out = String::new();
+        for (rule, count) in self.rules.iter().zip(counts.iter_mut()) {
+            let n = rule.apply(current.as_deref().unwrap_or(text), &mut out);
+            if n > 0 {
+                *count += n;
+                current = Some(std::mem::take(&mut out));
+            }
+        }
+        current
+    }
+
+    /// The text of a message as it should be stored; `None` when nothing matched (the message
+    /// is kept as it came). A JSON object or array is redacted string by string and stays
+    /// JSON ([`structured`]); other text as plain text.
+    pub fn redact_message(&self, text: &str, counts: &mut [u64]) -> Option<String> {
+        let first = text.trim_start().as_bytes().first();
+        if !matches!(first, Some(b'{' | b'[')) {
+            return self.redact_plain(text, counts);
+        }
+        // Every string's text is a piece of the message unescaped as a whole: when that holds
+        // no match, no string does, and the JSON is not walked.
+        let mut probe = self.counts();
+        let whole = crate::json::unescape(text);
+        self.redact_plain(&whole, &mut probe)?;
+        if structured::is_json(text) {
+            return structured::redact(self, text, counts);
+        }
+        // Not JSON after all: plain text.
+        self.redact_plain(text, counts)
+    }
+
+    /// The rule whose JSON key-value form `key` and `value` (both whole, unescaped) are: the
+    /// replacement of the whole value, counted.
+    fn json_pair(&self, key: &str, value: &str, counts: &mut [u64]) -> Option<&str> {
+        let (i, rule) = self.rules.iter().enumerate().find(|(_, r)| {
+            r.json_pair
+                .as_ref()
+                .is_some_and(|(k, v)| k.is_match(key) && v.is_match(value))
+        })?;
+        counts[i] += 1;
+        Some(&rule.replacement)
+    }
+
+    /// `text` with every rule applied, for texts of our own that may quote a message (an
+    /// error's text): borrowed when nothing matched.
+    pub fn scrub<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        let mut counts = self.counts();
+        match self.redact_plain(text, &mut counts) {
+            Some(t) => t.into(),
+            None => text.into(),
+        }
+    }
+}
+
+/// `[REDACTED:<name>]`.
+pub fn default_replacement(name: &str) -> String {
+    format!("[REDACTED:{name}]")
+}
+
+/// The detectors `REDACT` names, in [`DETECTORS`]' order (each once).
+fn detectors_named(list: &str) -> Result<Vec<&'static Detector>, ConfigError> {
+    let mut wanted = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if name.eq_ignore_ascii_case("all") {
+            return Ok(DETECTORS.iter().collect());
+        }
+        let d =
+            detectors::by_name(&name.to_ascii_lowercase()).ok_or_else(|| ConfigError::Invalid {
+                var: "REDACT",
+                reason: format!(
+                    "unknown detector {name:?}; the detectors are {}, or all",
+                    DETECTORS
+                        .iter()
+                        .map(|d| d.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })?;
+        wanted.push(d.name);
+    }
+    Ok(DETECTORS
+        .iter()
+        .filter(|d| wanted.contains(&d.name))
+        .collect())
+}
+
+fn rules_error(reason: String) -> ConfigError {
+    ConfigError::Invalid {
+        var: "REDACT_RULES",
+        reason,
+    }
+}
+
+/// A custom rule as `REDACT_RULES` writes it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleSpec {
+    name: String,
+    pattern: String,
+    replacement: Option<String>,
+}
+
+/// Longest rule name: it is a metric dimension's value and part of the summary line.
+const MAX_RULE_NAME: usize = 64;
+
+fn custom_rules(text: &str) -> Result<Vec<Rule>, ConfigError> {
+    let items: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|e| {
+        rules_error(format!(
+            "not a JSON array of rules {{\"name\",\"pattern\",\"replacement\"}}: {e}"
+        ))
+    })?;
+    let mut rules = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let which = match item.get("name").and_then(|n| n.as_str()) {
+            Some(name) => format!("rule {} ({name:?})", i + 1),
+            None => format!("rule {}", i + 1),
+        };
+        let spec: RuleSpec = serde_json::from_value(item).map_err(|e| {
+            rules_error(format!(
+                "{which}: {e} (a rule is {{\"name\",\"pattern\",\"replacement\"}}, replacement optional)"
+            ))
+        })?;
+        let name_ok = !spec.name.is_empty()
+            && spec.name.len() <= MAX_RULE_NAME
+            && spec
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !name_ok {
+            return Err(rules_error(format!(
+                "{which}: the name must be 1–{MAX_RULE_NAME} of A-Z a-z 0-9 - _ ."
+            )));
+        }
+        let regex = Regex::new(&spec.pattern)
+            .map_err(|e| rules_error(format!("{which}: not a valid regular expression: {e}")))?;
+        if regex.is_match("") {
+            return Err(rules_error(format!(
+                "{which}: the pattern matches the empty text, so it would match everywhere"
+            )));
+        }
+        rules.push(Rule {
+            replacement: spec
+                .replacement
+                .unwrap_or_else(|| default_replacement(&spec.name)),
+            name: spec.name,
+            regex,
+            group: 0,
+            check: None,
+            json_pair: None,
+        });
+    }
+    Ok(rules)
+}
+
+#[cfg(test)]
+mod tests;
