@@ -157,6 +157,36 @@ def orders_api(rng: random.Random, start_ms: int, order_id: int) -> dict[str, An
     return data_message("/aws/lambda/orders-api", stream, events(rng, timed), [FILTER])
 
 
+def signup_api(rng: random.Random, start_ms: int) -> dict[str, Any]:
+    """One invocation of a sign-up function that logs what it must not (the Content control
+    sample, events/direct-secrets.json): an address and a client IP in a text line, a JSON log
+    written by a Go library (which escapes < and > as \\u003c and \\u003e) with an address,
+    a card number and an IPv6 client, a bearer JWT, an access key pair in a config dump, and
+    an order id for a custom rule. Every value is a documentation one (RFC 5737 / 3849 addresses,
+    AWS's example keys, a test card number)."""
+    req = uid(rng)
+    t = start_ms
+    go_log = (
+        '{"level":"info","ts":"%s","msg":"new account \\u003czoe.martin@example.com\\u003e",'
+        '"card":"4242 4242 4242 4242","client_ip":"2001:db8:85a3::8a2e:370:7334","plan":"pro"}'
+    ) % iso(t + 40)
+    timed = [
+        (t, f"START RequestId: {req} Version: $LATEST\n"),
+        (t + 12, f"[INFO]\t{iso(t + 12)}\t{req}\tsign-up from 203.0.113.9 for zoe.martin@example.com\n"),
+        (t + 40, go_log),
+        (t + 55, f"[WARN]\t{iso(t + 55)}\t{req}\tretrying GET /v1/profile with Authorization: Bearer "
+                 "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ6b2UifQ.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U\n"),
+        (t + 61, f"[ERROR]\t{iso(t + 61)}\t{req}\tclient config: region=eu-west-1 "
+                 "aws_access_key_id=AKIAIOSFODNN7EXAMPLE aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"),
+        (t + 70, f"[INFO]\t{iso(t + 70)}\t{req}\twelcome order o-482913 queued (version 1.2.3, 12:00:01)\n"),
+        (t + 71, f"END RequestId: {req}\n"),
+        (t + 71, f"REPORT RequestId: {req}\tDuration: 70.12 ms\tBilled Duration: 71 ms\t"
+                 "Memory Size: 256 MB\tMax Memory Used: 77 MB\t\n"),
+    ]
+    stream = f"2026/11/22/[$LATEST]{hex32(rng)}"
+    return data_message("/aws/lambda/signup-api", stream, events(rng, timed), [FILTER])
+
+
 def ecs_payments(rng: random.Random, start_ms: int) -> dict[str, Any]:
     """A Go service on ECS writing JSON lines (awslogs driver): a second source group."""
     task = hex32(rng)
@@ -341,6 +371,9 @@ def generate(out_dir: Path) -> list[Path]:
                 (BASE_MS + 3_701_000, "{\"requestPayload\": truncated"),
             ],
         ),
+        # Content control (README): secrets the receiver redacts with REDACT=all. A generator
+        # of its own, so the samples above stay as they are.
+        "direct-secrets.json": direct_event(signup_api(random.Random(20261130), BASE_MS + 7_200_000)),
     }
     written = []
     for name, event in files.items():

@@ -23,18 +23,20 @@ endpoint=$(sed -n 's/^LISTENING //p' "$work/moto.out")
 [ -n "$endpoint" ] || { echo "emulator did not start:"; cat "$work/moto.err"; exit 1; }
 echo "CloudWatch Logs emulator: $endpoint"
 
-# 2. The function under cargo-lambda's Runtime API emulator, configured like template.yaml.
+# 2. The function under cargo-lambda's Runtime API emulator, configured like template.yaml with
+#    the Content control parameters on: Redact=all and the README's custom rule.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cargo build -p subscription-receiver --quiet
 export AWS_ENDPOINT_URL="$endpoint" AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 \
        AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo \
-       TARGET_LOG_GROUP=/logship/demo/central TARGET_LOG_STREAM='{logGroup}/{logStream}'
+       TARGET_LOG_GROUP=/logship/demo/central TARGET_LOG_STREAM='{logGroup}/{logStream}' \
+       REDACT=all REDACT_RULES='[{"name":"order-id","pattern":"o-[0-9]{6}","replacement":"o-XXXXXX"}]'
 setsid cargo lambda watch --invoke-port "$port" --ignore-changes -p subscription-receiver >"$work/watch.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.2; done
 
 # 3. Every sample, re-stamped to now (CloudWatch Logs refuses events older than 14 days).
-for sample in direct control-message kinesis firehose replay-sqs; do
+for sample in direct control-message kinesis firehose replay-sqs direct-secrets; do
   python3 events/samples.py restamp "events/$sample.json" "$work/$sample.json"
   echo
   echo "--- cargo lambda invoke --data-file events/$sample.json"
@@ -54,6 +56,13 @@ done
 echo
 echo "=== what landed in /logship/demo/central"
 python3 scripts/show_logs.py --endpoint "$endpoint" --log-group-prefix /logship/demo/central
+echo
+echo "=== redacted before they left the function (events/direct-secrets.json)"
+python3 scripts/show_logs.py --endpoint "$endpoint" --log-group-prefix /logship/demo/central >"$work/landed.txt"
+grep -F '[REDACTED:' "$work/landed.txt" || { echo "no redacted line landed"; exit 1; }
+if grep -E 'zoe\.martin@example\.com|AKIAIOSFODNN7EXAMPLE|4242 4242 4242 4242|o-482913' "$work/landed.txt"; then
+  echo "a secret of events/direct-secrets.json landed unredacted"; exit 1
+fi
 echo
 echo "=== the function's summary lines"
 grep -o '"message":"invocation summary".*' "$work/watch.log" || grep "invocation summary" "$work/watch.log" || true

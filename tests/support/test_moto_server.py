@@ -577,7 +577,7 @@ def expanded(samples: Any, path: Path) -> Any:
     return event
 
 
-SAMPLE_FILES = ["direct.json", "control-message.json", "kinesis.json", "firehose.json"]
+SAMPLE_FILES = ["direct.json", "control-message.json", "kinesis.json", "firehose.json", "direct-secrets.json"]
 
 
 def test_committed_samples_match_the_generator(tmp_path: Path) -> None:

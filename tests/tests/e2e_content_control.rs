@@ -338,3 +338,57 @@ async fn a_bad_rule_stops_the_function_at_init_naming_it() {
         assert!(message.contains(want), "{message}");
     }
 }
+
+/// The Content control sample (`events/direct-secrets.json`), as the README and `make demo`
+/// show it: with `REDACT=all` and the README's custom rule, every secret in it is replaced and
+/// the rest of each line is as it was.
+#[tokio::test]
+async fn the_secrets_sample_lands_redacted() {
+    let target = unique("/central/secrets-sample");
+    let f = Function::start(
+        "subscription-receiver",
+        &[
+            ("TARGET_LOG_GROUP", &target),
+            ("TARGET_LOG_STREAM", "s"),
+            ("REDACT", "all"),
+            ("REDACT_RULES", RULES),
+        ],
+    )
+    .await;
+    let sample = payloads::restamp(payloads::sample("direct-secrets.json"), now_ms() - 60_000);
+    let doc = payloads::documents(&sample).remove(0);
+    assert_eq!(f.api.invoke(sample, TIMEOUT).await.response(), Value::Null);
+    let got = read_all(&Moto::shared().client().await, &target, "s").await;
+    assert_eq!(got.len(), doc["logEvents"].as_array().unwrap().len());
+    let text = got
+        .iter()
+        .map(|(_, m)| m.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    for secret in [
+        "zoe.martin@example.com",
+        "203.0.113.9",
+        "4242 4242 4242 4242",
+        "2001:db8:85a3::8a2e:370:7334",
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9",
+        "AKIAIOSFODNN7EXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "o-482913",
+    ] {
+        assert!(!text.contains(secret), "{secret} landed");
+    }
+    for kept in [
+        "version 1.2.3, 12:00:01",
+        "aws_secret_access_key=[REDACTED:aws-secret]",
+        "o-XXXXXX",
+    ] {
+        assert!(text.contains(kept), "{kept} is missing from {text}");
+    }
+    // The Go library's JSON stays JSON, its fields in place.
+    let go: Value = serde_json::from_str(&got[2].1).unwrap();
+    assert_eq!(go["msg"], "new account <[REDACTED:email]>");
+    assert_eq!(go["card"], "[REDACTED:card]");
+    assert_eq!(go["plan"], "pro");
+    assert_eq!(f.summaries()[0]["redacted_events"], 5);
+    assert_no_secret_printed(&f);
+}
