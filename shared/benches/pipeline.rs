@@ -20,11 +20,12 @@
 //!
 //! Before criterion, a summary (median of 7 rounds each, and the best round of the full
 //! pipeline) prints every figure and the pipeline as a fraction of the gunzip floor, so one run
-//! gives the ratios. The clean pair takes turns, round after round (15 each), and the cost of
-//! redaction on clean payloads is the best of one against the best of the other, so that other
-//! load on the machine falls on both alike. The summary also says whether `REDACT=all` changed
-//! any request body: until the receiver redacts, it is ignored and the redact-all figures are
-//! the plain pipeline's. `-- --summary-only` prints the summary and skips criterion.
+//! gives the ratios. With and without `REDACT=all` take turns, round after round (15 each, on
+//! the bench payloads and on the clean ones), and the cost of redaction is the best of one
+//! against the best of the other, so that other load on the machine falls on both alike. The
+//! summary also says whether `REDACT=all` changed any request body: until the receiver redacts,
+//! it ignores the variable and the redact-all figures are the plain pipeline's.
+//! `-- --summary-only` prints the summary and skips criterion.
 
 use std::fs;
 use std::hash::{DefaultHasher, Hasher};
@@ -44,8 +45,8 @@ use logship::receiver::{self, Summary, Targets};
 mod common;
 use common::{clean_payloads, payloads};
 
-/// Rounds of each of the clean pair, taken in turns.
-const CLEAN_ROUNDS: usize = 15;
+/// Rounds of each side of a redaction pair (without, with `REDACT=all`), taken in turns.
+const PAIR_ROUNDS: usize = 15;
 
 /// The payloads as Lambda delivers them (base64 text), their gzip bytes, and the decompressed
 /// size in total.
@@ -370,11 +371,12 @@ fn redaction_summary(inputs: &Inputs, clean: Option<&Inputs>) {
     let cost = |plain: f64, redacted: f64| (plain / redacted - 1.0) * 100.0;
     let line = |what: &str, rate: f64| println!("{what:<36}{rate:.1} MB/s");
 
-    let ((_, plain_best), (red, red_best)) = pair(inputs, 7);
+    let ((_, plain_best), (red, red_best)) = pair(inputs, PAIR_ROUNDS);
     line("rust redact-all pipeline", red);
     line("rust redact-all pipeline best", red_best);
     println!(
-        "redaction cost on bench payloads    {:.1} % (best of 7 against best of 7, in turns)",
+        "redaction cost on bench payloads    {:.1} % (best of {PAIR_ROUNDS} against best of \
+         {PAIR_ROUNDS}, in turns)",
         cost(plain_best, red_best)
     );
     let (plain_bodies, redacted_bodies) = (bodies(inputs, &cfg), bodies(inputs, &redact));
@@ -394,7 +396,7 @@ fn redaction_summary(inputs: &Inputs, clean: Option<&Inputs>) {
         println!("clean payloads: none (see above); the clean figures are not measured");
         return;
     };
-    let ((c, c_best), (cr, cr_best)) = pair(clean, CLEAN_ROUNDS);
+    let ((c, c_best), (cr, cr_best)) = pair(clean, PAIR_ROUNDS);
     println!(
         "input     {} clean payloads, {} events, {:.1} MB of decompressed JSON",
         clean.b64.len(),
@@ -406,8 +408,8 @@ fn redaction_summary(inputs: &Inputs, clean: Option<&Inputs>) {
     line("rust clean redact-all pipeline", cr);
     line("rust clean redact-all pipeline best", cr_best);
     println!(
-        "redaction cost on clean payloads    {:.1} % (best of {CLEAN_ROUNDS} against best of \
-         {CLEAN_ROUNDS}, in turns; medians {:.1} %)",
+        "redaction cost on clean payloads    {:.1} % (best of {PAIR_ROUNDS} against best of \
+         {PAIR_ROUNDS}, in turns; medians {:.1} %)",
         cost(c_best, cr_best),
         cost(c, cr)
     );
