@@ -6,16 +6,24 @@
 #   1. cargo build --release --bins (+ the measure example), once
 #   2. python3 bench/python_pipeline.py  — the Python reference and Python's gunzip, on the
 #      payloads of bench/gen_payloads.py (target/bench-payloads, made when missing or older
-#      than the generator)
-#   3. cargo bench -p logship --bench pipeline -- --quick  — our pipeline and the gunzip floor
-#      (skipped, with a note, while shared/benches/pipeline.rs does not exist)
-#   4. python3 bench/python_firehose.py  — the Firehose transformation in Python
-#   5. the measure example (tests/examples/measure.rs): artifact sizes, cold start, peak RSS,
+#      than the generator; target/bench-payloads-clean, the same made with --clean: nothing in
+#      them to redact, likewise)
+#   3. python3 bench/python_redact.py  — the redaction reference: the same Python pipeline with
+#      the Datadog Forwarder's REDACT_IP and REDACT_EMAIL rules (re.sub per rule per message),
+#      beside the pipeline without them, in one run
+#   4. cargo bench -p logship --bench pipeline -- --quick  — our pipeline and the gunzip floor;
+#      the pipeline with REDACT=all; both on the clean payloads (skipped, with a note, while
+#      shared/benches/pipeline.rs does not exist)
+#   5. python3 bench/python_firehose.py  — the Firehose transformation in Python
+#   6. the measure example (tests/examples/measure.rs): artifact sizes, cold start, peak RSS,
 #      the Firehose path through the release binary under the Runtime API
-#   6. PAIRS alternating runs of 2-5 (Python, then Rust): the figures the ratio budgets check;
+#   7. PAIRS alternating runs of 2-6 (Python, then Rust): the figures the ratio budgets check;
 #      the Firehose budget compares the Rust binary with bench/python_firehose.py --lambda, both
-#      run as functions under the measure harness's Runtime API (`measure python-firehose`)
-#   7. one summary table: figure, value, budget, PASS/FAIL
+#      run as functions under the measure harness's Runtime API (`measure python-firehose`);
+#      the pipeline bench's summary measures the clean pair in turns within each run
+#   8. one summary table: figure, value, budget, PASS/FAIL. The redaction budgets say n/a, not
+#      PASS, while the bench finds that REDACT=all changes no request body (a build whose
+#      receiver does not redact: its redact-all figures are the plain pipeline's)
 #
 # Every process it starts runs in its own process group and is stopped on exit or interrupt.
 # Raw outputs are kept in target/bench-run/. Environment: ROUNDS (Firehose rounds, 5),
@@ -33,6 +41,11 @@ export BUDGET_FIREHOSE_VS_PYTHON=10   # Firehose path through the binary vs Pyth
 export BUDGET_COLD_START_MS=15        # median of COLD_RUNS, process start -> first GET /next
 export BUDGET_PEAK_RSS_MIB=48         # a ~1 MB direct delivery decoded and shipped
 export BUDGET_ARM64_BYTES=$((8 * 1024 * 1024))  # each stripped arm64 bootstrap
+# issue 13: the pipeline with REDACT=all on the bench payloads, MB/s of decompressed JSON ...
+export BUDGET_REDACT_MBPS=400
+export BUDGET_REDACT_VS_PYTHON=10     # ... and this many times Python's pipeline + redact ip,email
+export BUDGET_REDACT_CLEAN_COST_PCT=25  # REDACT=all on payloads with nothing to redact: at most
+                                        # this much slower than the pipeline without it
 
 export ROUNDS=${ROUNDS:-5} RECORDS=${RECORDS:-4} COLD_RUNS=${COLD_RUNS:-5} PAIRS=${PAIRS:-5}
 # Criterion ids (group/function) of the full pipeline and of the gunzip-only floor.
@@ -41,6 +54,9 @@ export FLOOR_ID=${FLOOR_ID:-'gunzip|inflate'}
 
 OUT=target/bench-run
 PAYLOADS=target/bench-payloads
+CLEAN_PAYLOADS=target/bench-payloads-clean
+# The pipeline bench reads the clean set from here (the one made below).
+export LOGSHIP_CLEAN_PAYLOADS="$PWD/$CLEAN_PAYLOADS"
 mkdir -p "$OUT"
 
 # ---- process control --------------------------------------------------------------------------
@@ -88,9 +104,13 @@ step build-measure cargo build --release --locked -p logship-tests --example mea
 if [[ ! -f "$PAYLOADS/payload-000.b64" || bench/gen_payloads.py -nt "$PAYLOADS/payload-000.b64" ]]; then
     step payloads python3 bench/gen_payloads.py "$PAYLOADS" 20 2000 || exit 1
 fi
+if [[ ! -f "$CLEAN_PAYLOADS/payload-000.b64" || bench/gen_payloads.py -nt "$CLEAN_PAYLOADS/payload-000.b64" ]]; then
+    step payloads-clean python3 bench/gen_payloads.py "$CLEAN_PAYLOADS" 20 2000 --clean || exit 1
+fi
 
 # ---- measurements -----------------------------------------------------------------------------
 step python-pipeline python3 bench/python_pipeline.py "$PAYLOADS" 3
+step python-redact python3 bench/python_redact.py "$PAYLOADS" 3
 
 if [[ -f shared/benches/pipeline.rs ]]; then
     step pipeline cargo bench --locked -p logship --bench pipeline -- --quick
@@ -111,6 +131,7 @@ LOGSHIP_BIN_DIR=target/release step measure target/release/examples/measure all 
 # other (other load only ever slows a CPU-bound loop, and both sides get the same chances).
 for k in $(seq 1 "$PAIRS"); do
     step "pair-python-pipeline-$k" python3 bench/python_pipeline.py "$PAYLOADS" 1
+    step "pair-python-redact-$k" python3 bench/python_redact.py "$PAYLOADS" 1
     step "pair-rust-pipeline-$k" cargo bench --locked -p logship --bench pipeline -- --summary-only
     step "pair-python-firehose-$k" python3 bench/python_firehose.py "$PAYLOADS" "$ROUNDS" "$RECORDS"
     LOGSHIP_BIN_DIR=target/release step "pair-pylambda-firehose-$k" target/release/examples/measure \
@@ -154,6 +175,12 @@ for line in read("python-pipeline").splitlines() + read("python-firehose").split
     if m:
         py[m.group(1).strip()] = float(m.group(2))
 py_pipe, py_gunzip, py_fh = py.get("full pipeline"), py.get("gunzip-only"), py.get("firehose")
+pyr = {}  # bench/python_redact.py: its own plain pipeline, and with the Datadog rules
+for line in read("python-redact").splitlines():
+    m = re.match(r"python (.+?)\s+([0-9.]+) MB/s", line)
+    if m:
+        pyr[m.group(1).strip()] = float(m.group(2))
+py_red = pyr.get("pipeline + redact ip,email")
 
 # Criterion: "<id>  time: [...]" then "thrpt: [lo mid hi]" (the id may be alone on its line).
 UNITS = {"B/s": 1e-6, "KiB/s": 1024 / 1e6, "MiB/s": 1024**2 / 1e6, "GiB/s": 1024**3 / 1e6,
@@ -182,6 +209,13 @@ for line in read("measure").splitlines():
 
 row("python reference pipeline", f"{py_pipe:.1f} MB/s" if py_pipe else "not measured")
 row("python gunzip only", f"{py_gunzip:.1f} MB/s" if py_gunzip else "not measured")
+if py_red and pyr.get("full pipeline"):
+    row("python pipeline + redact ip,email (Datadog rules, per message)",
+        f"{py_red:.1f} MB/s, against {pyr['full pipeline']:.1f} without in the same run "
+        f"(+{pyr['full pipeline'] / py_red - 1:.0%} time); per request body "
+        f"{pyr.get('pipeline + redact ip,email per body', 0):.1f} MB/s")
+else:
+    row("python pipeline + redact ip,email (Datadog rules, per message)", "not measured")
 
 pipeline_budget = f">= {env['BUDGET_PIPELINE_MBPS']} MB/s, >= {env['BUDGET_PIPELINE_VS_PYTHON']}x python"
 if any(s.startswith("pipeline skipped") for s in steps):
@@ -203,6 +237,13 @@ else:
         value = f"{v:.1f} MB/s" + (" (" + ", ".join(extra) + ")" if extra else "")
         if k in floors:
             row(f"gunzip floor {k}", value)
+        elif "redact" in k or "clean" in k:
+            # REDACT=all and the clean payloads: against Python's pipeline + redaction when
+            # redacting the bench payloads, as they are otherwise.
+            value = f"{v:.1f} MB/s"
+            if "clean" not in k and py_red:
+                value += f" ({v / py_red:.1f}x python + redact)"
+            row(f"pipeline {k} (criterion, one run)", value)
         elif re.search(env["PIPELINE_ID"], k):
             checked = True
             row(f"pipeline {k} (criterion, one run)", value)
@@ -263,6 +304,51 @@ else:
         pipeline_budget,
         rust_p >= float(env["BUDGET_PIPELINE_MBPS"])
         and rust_p >= float(env["BUDGET_PIPELINE_VS_PYTHON"]) * py_p)
+
+# Redaction (issue 13): the same alternating runs. The pipeline bench says when REDACT=all
+# changed no request body: this build's receiver does not redact, the figures are the plain
+# pipeline's, and the budgets are shown but not checked (n/a).
+def any_line(prefix, pattern):
+    return any(re.search(pattern, read(name[:-4]))
+               for name in os.listdir(out) if name.startswith(prefix) and name.endswith(".out"))
+
+redact_budget = f">= {env['BUDGET_REDACT_MBPS']} MB/s, >= {env['BUDGET_REDACT_VS_PYTHON']}x python + redact"
+clean_budget = f"<= {env['BUDGET_REDACT_CLEAN_COST_PCT']} % slower"
+not_redacting = any_line("pair-rust-pipeline-", r"this build does not redact")
+clean_changed = any_line("pair-rust-pipeline-", r"changed request bodies of the clean payloads")
+rust_r, n_rr = best("pair-rust-pipeline-", r"rust redact-all pipeline best\s+([0-9.]+) MB/s")
+py_r, n_pr = best("pair-python-redact-", r"python pipeline \+ redact ip,email best\s+([0-9.]+) MB/s")
+rust_c, n_rc = best("pair-rust-pipeline-", r"rust clean pipeline best\s+([0-9.]+) MB/s")
+rust_cr, _ = best("pair-rust-pipeline-", r"rust clean redact-all pipeline best\s+([0-9.]+) MB/s")
+costs = sorted(float(m.group(1)) for name in os.listdir(out)
+               if name.startswith("pair-rust-pipeline-") and name.endswith(".out")
+               for m in [re.search(r"redaction cost on clean payloads\s+(-?[0-9.]+) %", read(name[:-4]))] if m)
+
+def budget_row(figure, value, budget, ok):
+    if not_redacting:
+        rows.append((figure, value, budget + " (REDACT=all changed no request body)", "n/a"))
+    else:
+        row(figure, value, budget, ok)
+
+if rust_r is None or py_r is None:
+    missing("redact-all pipeline, best of alternating runs", redact_budget, "no pair-*-pipeline/redact output")
+else:
+    budget_row("redact-all pipeline, best of alternating runs",
+               f"{rust_r:.1f} MB/s (of {n_rr}) = {rust_r / py_r:.1f}x python + redact {py_r:.1f} MB/s (of {n_pr})"
+               + (f", {rust_r / rust_p:.0%} of the plain pipeline" if rust_p else ""),
+               redact_budget,
+               rust_r >= float(env["BUDGET_REDACT_MBPS"]) and rust_r >= float(env["BUDGET_REDACT_VS_PYTHON"]) * py_r)
+if rust_c is None or rust_cr is None:
+    missing("redaction cost on clean payloads", clean_budget, "no clean figures in the pair-rust-pipeline output")
+else:
+    cost = (rust_c / rust_cr - 1) * 100
+    budget_row("redaction cost on clean payloads, best of alternating runs",
+               f"{cost:.1f} % ({rust_cr:.1f} MB/s with REDACT=all, {rust_c:.1f} without, best of {n_rc} runs "
+               f"x 15 rounds in turns; runs {costs[0]:.1f} to {costs[-1]:.1f} %)" if costs else f"{cost:.1f} %",
+               clean_budget, cost <= float(env["BUDGET_REDACT_CLEAN_COST_PCT"]))
+if clean_changed:
+    row("  clean payloads left as they were by REDACT=all", "no: see the pair-rust-pipeline output", "byte-identical", False)
+
 # Both implementations run as Lambda functions under the same Runtime API harness and are timed
 # the same way; the budget compares Lambda's billed duration (what a Firehose transformation
 # costs), best against best. Wall time and the in-process Python figure are shown beside it.
