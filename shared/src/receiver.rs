@@ -1074,30 +1074,31 @@ fn decide(
         summary.dropped.empty += 1;
         return None;
     }
-    if !config.filters() && config.sampler.is_none() && config.redactor.is_none() {
-        return Some(Content::Original);
-    }
-    let text = ev.message.text();
-    if config.filters() && !config.keeps(&text) {
-        summary.dropped.filtered += 1;
-        return None;
-    }
-    if let Some(sampler) = &config.sampler
-        && !sampler.keeps(&ev.id.text(), &text)
-    {
-        summary.dropped.sampled += 1;
-        return None;
+    if config.filters() || config.sampler.is_some() {
+        let text = ev.message.text();
+        if config.filters() && !config.keeps(&text) {
+            summary.dropped.filtered += 1;
+            return None;
+        }
+        if let Some(sampler) = &config.sampler
+            && !sampler.keeps(&ev.id.text(), &text)
+        {
+            summary.dropped.sampled += 1;
+            return None;
+        }
     }
     let Some(redactor) = &config.redactor else {
         return Some(Content::Original);
     };
-    Some(match redactor.redact_message(&text, counts) {
-        None => Content::Original,
-        Some(redacted) => {
-            summary.redacted += 1;
-            Content::Redacted(redacted)
-        }
-    })
+    Some(
+        match redactor.redact_escaped(ev.message.escaped(), counts) {
+            None => Content::Original,
+            Some(redacted) => {
+                summary.redacted += 1;
+                Content::Redacted(redacted)
+            }
+        },
+    )
 }
 
 /// `{"owner":…,"logGroup":…,"logStream":…,"id":"` — the part of every envelope a payload's

@@ -13,6 +13,7 @@
 //! copy. Only a message with a match is copied, rewritten and escaped again.
 
 pub mod detectors;
+pub mod scan;
 mod structured;
 
 use regex::Regex;
@@ -25,6 +26,8 @@ pub use detectors::{DETECTORS, Detector};
 #[derive(Debug, Clone)]
 pub struct Rule {
     name: String,
+    /// The detector's bit in [`scan::Mask`]; 0 for a custom rule, which always runs.
+    bit: scan::Mask,
     regex: Regex,
     /// The capture group replaced (0: the whole match).
     group: usize,
@@ -90,6 +93,10 @@ impl Rule {
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     rules: Vec<Rule>,
+    /// The bits of the detectors configured.
+    detectors: scan::Mask,
+    /// Whether any custom rule is configured (those run on every message).
+    custom: bool,
 }
 
 /// How many replacements each rule made, in the order of [`Redactor::rules`].
@@ -104,7 +111,7 @@ impl Redactor {
         rules: Option<&str>,
     ) -> Result<Option<Self>, ConfigError> {
         let mut out = Vec::new();
-        for d in detectors_named(redact.unwrap_or(""))? {
+        for (i, d) in detectors_named(redact.unwrap_or(""))? {
             // The built-in patterns are tested to compile (`detectors_compile…`).
             let compile = |p: &str| {
                 Regex::new(p).map_err(|e| ConfigError::Invalid {
@@ -118,6 +125,7 @@ impl Redactor {
             };
             out.push(Rule {
                 name: d.name.to_owned(),
+                bit: 1 << i,
                 regex: compile(d.pattern)?,
                 group: d.group,
                 check: Some(d.check),
@@ -136,7 +144,11 @@ impl Redactor {
                 out.push(rule);
             }
         }
-        Ok((!out.is_empty()).then_some(Self { rules: out }))
+        Ok((!out.is_empty()).then(|| Self {
+            detectors: out.iter().fold(0, |m, r| m | r.bit),
+            custom: out.iter().any(|r| r.bit == 0),
+            rules: out,
+        }))
     }
 
     /// The rules in the order they run: built-in detectors in [`DETECTORS`]' order, then the
@@ -153,9 +165,17 @@ impl Redactor {
     /// Plain text with every rule applied in turn (each to the previous one's output);
     /// `None` when none matched. Adds to `counts`.
     pub fn redact_plain(&self, text: &str, counts: &mut [u64]) -> Option<String> {
+        self.redact_masked(text, scan::ALL, counts)
+    }
+
+    /// [`Redactor::redact_plain`] with only the detectors in `mask` (and every custom rule).
+    fn redact_masked(&self, text: &str, mask: scan::Mask, counts: &mut [u64]) -> Option<String> {
         let mut current: Option<String> = None;
         let mut out = String::new();
         for (rule, count) in self.rules.iter().zip(counts.iter_mut()) {
+            if rule.bit != 0 && rule.bit & mask == 0 {
+                continue;
+            }
             let n = rule.apply(current.as_deref().unwrap_or(text), &mut out);
             if n > 0 {
                 *count += n;
@@ -169,20 +189,44 @@ impl Redactor {
     /// is kept as it came). A JSON object or array is redacted string by string and stays
     /// JSON ([`structured`]); other text as plain text.
     pub fn redact_message(&self, text: &str, counts: &mut [u64]) -> Option<String> {
+        self.redact_message_masked(text, scan::ALL, counts)
+    }
+
+    /// [`Redactor::redact_message`] of the message whose JSON-escaped text is `escaped`, as
+    /// logship holds it: only the detectors its escaped text could hold a match of run
+    /// ([`scan`]), and a message none could match (the usual case) is not even unescaped.
+    pub fn redact_escaped(&self, escaped: &str, counts: &mut [u64]) -> Option<String> {
+        let mask = if self.custom {
+            scan::ALL
+        } else {
+            scan::candidates(escaped.as_bytes()) & self.detectors
+        };
+        if mask == 0 && !self.custom {
+            return None;
+        }
+        self.redact_message_masked(&crate::json::unescape(escaped), mask, counts)
+    }
+
+    fn redact_message_masked(
+        &self,
+        text: &str,
+        mask: scan::Mask,
+        counts: &mut [u64],
+    ) -> Option<String> {
         let first = text.trim_start().as_bytes().first();
         if !matches!(first, Some(b'{' | b'[')) {
-            return self.redact_plain(text, counts);
+            return self.redact_masked(text, mask, counts);
         }
         // Every string's text is a piece of the message unescaped as a whole: when that holds
         // no match, no string does, and the JSON is not walked.
         let mut probe = self.counts();
         let whole = crate::json::unescape(text);
-        self.redact_plain(&whole, &mut probe)?;
+        self.redact_masked(&whole, mask, &mut probe)?;
         if structured::is_json(text) {
-            return structured::redact(self, text, counts);
+            return structured::redact(self, text, mask, counts);
         }
         // Not JSON after all: plain text.
-        self.redact_plain(text, counts)
+        self.redact_masked(text, mask, counts)
     }
 
     /// The rule whose JSON key-value form `key` and `value` (both whole, unescaped) are: the
@@ -213,12 +257,12 @@ pub fn default_replacement(name: &str) -> String {
     format!("[REDACTED:{name}]")
 }
 
-/// The detectors `REDACT` names, in [`DETECTORS`]' order (each once).
-fn detectors_named(list: &str) -> Result<Vec<&'static Detector>, ConfigError> {
+/// The detectors `REDACT` names, in [`DETECTORS`]' order (each once), with their index there.
+fn detectors_named(list: &str) -> Result<Vec<(usize, &'static Detector)>, ConfigError> {
     let mut wanted = Vec::new();
     for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         if name.eq_ignore_ascii_case("all") {
-            return Ok(DETECTORS.iter().collect());
+            return Ok(DETECTORS.iter().enumerate().collect());
         }
         let d =
             detectors::by_name(&name.to_ascii_lowercase()).ok_or_else(|| ConfigError::Invalid {
@@ -236,7 +280,8 @@ fn detectors_named(list: &str) -> Result<Vec<&'static Detector>, ConfigError> {
     }
     Ok(DETECTORS
         .iter()
-        .filter(|d| wanted.contains(&d.name))
+        .enumerate()
+        .filter(|(_, d)| wanted.contains(&d.name))
         .collect())
 }
 
@@ -299,6 +344,7 @@ fn custom_rules(text: &str) -> Result<Vec<Rule>, ConfigError> {
                 .replacement
                 .unwrap_or_else(|| default_replacement(&spec.name)),
             name: spec.name,
+            bit: 0,
             regex,
             group: 0,
             check: None,

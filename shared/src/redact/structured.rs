@@ -8,6 +8,7 @@
 use serde::de::IgnoredAny;
 
 use super::Redactor;
+use super::scan::Mask;
 use crate::json;
 
 /// Whether `text` is one JSON value (what the walk below relies on).
@@ -17,7 +18,7 @@ pub fn is_json(text: &str) -> bool {
 
 /// `text` (valid JSON: [`is_json`]) with its strings and numbers redacted; `None` when nothing
 /// matched.
-pub fn redact(r: &Redactor, text: &str, counts: &mut [u64]) -> Option<String> {
+pub fn redact(r: &Redactor, text: &str, mask: Mask, counts: &mut [u64]) -> Option<String> {
     let b = text.as_bytes();
     let mut out = String::new();
     let mut copied = 0;
@@ -38,8 +39,8 @@ pub fn redact(r: &Redactor, text: &str, counts: &mut [u64]) -> Option<String> {
                     Some(k) if !is_key => r
                         .json_pair(&k, &inner, counts)
                         .map(str::to_owned)
-                        .or_else(|| r.redact_plain(&inner, counts)),
-                    _ => r.redact_plain(&inner, counts),
+                        .or_else(|| r.redact_masked(&inner, mask, counts)),
+                    _ => r.redact_masked(&inner, mask, counts),
                 };
                 if let Some(red) = red {
                     out.push_str(&text[copied..i]);
@@ -58,7 +59,7 @@ pub fn redact(r: &Redactor, text: &str, counts: &mut [u64]) -> Option<String> {
                     .iter()
                     .position(|c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
                     .map_or(b.len(), |p| i + p);
-                if let Some(red) = r.redact_plain(&text[i..end], counts) {
+                if let Some(red) = r.redact_masked(&text[i..end], mask, counts) {
                     out.push_str(&text[copied..i]);
                     json::write_str(&red, &mut out);
                     copied = end;
