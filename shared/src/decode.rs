@@ -24,6 +24,9 @@ use crate::failure::{ErrorType, Typed};
 use crate::json::{EscapedStr, JsonStrError};
 
 mod fast;
+pub mod firehose;
+
+pub use firehose::{FirehoseContent, decode_firehose_record};
 
 /// Default for `MAX_DECODED_BYTES`: 32 MiB. CloudWatch Logs invokes Lambda asynchronously
 /// (payload ≤ 1 MB) and a Kinesis or Firehose record is ≤ 1 MiB; log text compresses 5–20×, so
@@ -75,6 +78,20 @@ pub enum DecodeError {
         len: usize,
         found: String,
     },
+    #[error("record is empty: no gzip, no subscription document, no message text")]
+    EmptyRecord,
+    #[error("record is neither gzip (magic bytes 1f 8b) nor UTF-8 text (found {found}: {cause})")]
+    NotGzipOrText { found: String, cause: String },
+    #[error("record holds {len} bytes of text, past MAX_DECODED_BYTES ({limit} bytes); refused")]
+    PlainTooLarge { len: usize, limit: usize },
+    /// A document after the first of a record cannot be read: which one, and where it starts
+    /// in the record's (inflated) text.
+    #[error("document {number} of the record (at byte {offset}): {cause}")]
+    InDocument {
+        number: usize,
+        offset: usize,
+        cause: Box<DecodeError>,
+    },
     #[error("payload is not valid JSON: {0}")]
     InvalidJson(String),
     #[error("payload is not a CloudWatch Logs subscription document{source_hint}: {message}")]
@@ -89,8 +106,12 @@ impl Typed for DecodeError {
     /// is a payload that is not what a subscription sends.
     fn error_type(&self) -> ErrorType {
         match self {
-            DecodeError::TooLarge { .. } => ErrorType::PayloadTooLarge,
-            DecodeError::InMember { cause, .. } => cause.error_type(),
+            DecodeError::TooLarge { .. } | DecodeError::PlainTooLarge { .. } => {
+                ErrorType::PayloadTooLarge
+            }
+            DecodeError::InMember { cause, .. } | DecodeError::InDocument { cause, .. } => {
+                cause.error_type()
+            }
             _ => ErrorType::PayloadDecodeError,
         }
     }
