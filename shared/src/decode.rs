@@ -92,6 +92,10 @@ pub enum DecodeError {
         offset: usize,
         cause: Box<DecodeError>,
     },
+    #[error(
+        "payload holds more than one subscription document: more text from byte {at}; a direct or Kinesis payload carries exactly one"
+    )]
+    AfterDocument { at: usize },
     #[error("payload is not valid JSON: {0}")]
     InvalidJson(String),
     #[error("payload is not a CloudWatch Logs subscription document{source_hint}: {message}")]
@@ -412,13 +416,20 @@ fn not_utf8(e: std::str::Utf8Error) -> DecodeError {
     DecodeError::InvalidJson(format!("not UTF-8: {e}"))
 }
 
-/// [`parse_payload`] of a document already known to be UTF-8.
+/// [`parse_payload`] of a document already known to be UTF-8: exactly one document, as a
+/// direct delivery, a Kinesis record and a replayed delivery carry (only a Firehose record may
+/// hold several, [`decode_firehose_record`]). Text after the document is refused, naming where
+/// it starts ([`DecodeError::AfterDocument`]): several documents, e.g. from several gzip
+/// members, are not read in part.
 pub fn parse_text(text: &str) -> Result<SubscriptionPayload<'_>, DecodeError> {
     if let Some(doc) = fast::parse(text) {
         return Ok(doc);
     }
     // Not a document the fast reader takes: serde_json reads it or says what is wrong.
-    parse_payload_serde(text)
+    parse_payload_serde(text).map_err(|e| match firehose::after_first_document(text) {
+        Some(at) => DecodeError::AfterDocument { at },
+        None => e,
+    })
 }
 
 /// The reference reader (serde_json): the judge of what [`fast`] does not take, and of
@@ -816,6 +827,43 @@ mod tests {
         magic.extend_from_slice(&[0x1f, 0x8b]);
         let e = gunzip_bounded(&magic, l, &mut out).unwrap_err().to_string();
         assert!(e.starts_with("gzip member 2"), "{e}");
+    }
+
+    #[test]
+    fn a_direct_or_kinesis_payload_is_read_from_every_member_and_holds_one_document() {
+        let mut s = Scratch::default();
+        let l = DecodeLimits::default();
+        // One document split across members: all of it is read.
+        let (x, y) = DOC.split_at(100);
+        let split = b64(&members(&[x.as_bytes(), y.as_bytes()]));
+        let doc = decode_document(split.as_bytes(), l, &mut s).unwrap();
+        assert_eq!(
+            parse_text(&doc).unwrap(),
+            parse_payload(DOC.as_bytes()).unwrap()
+        );
+        // Two documents (two members, or one): refused, naming where the second starts, never
+        // read in part.
+        for (text, at) in [
+            (format!("{DOC}{DOC}"), DOC.len()),
+            (format!("{DOC}\n {DOC}\n"), DOC.len() + 2),
+        ] {
+            let (first, second) = text.split_at(DOC.len());
+            let data = b64(&members(&[first.as_bytes(), second.as_bytes()]));
+            let doc = decode_document(data.as_bytes(), l, &mut s).unwrap();
+            let e = parse_text(&doc).unwrap_err();
+            assert_eq!(e, DecodeError::AfterDocument { at });
+            assert!(
+                e.to_string().contains(&format!("more text from byte {at}")),
+                "{e}"
+            );
+            assert_eq!(e.error_type(), ErrorType::PayloadDecodeError);
+        }
+        // Text after a document that is not one is refused the same way; text that is not a
+        // document at all keeps serde_json's own account.
+        let e = parse_text(&format!("{DOC} x")).unwrap_err();
+        assert_eq!(e, DecodeError::AfterDocument { at: DOC.len() + 1 });
+        let e = parse_text("{\"messageType\":\"DATA_MESSAGE\"} x").unwrap_err();
+        assert!(e.to_string().contains("missing field `owner`"), "{e}");
     }
 
     proptest::proptest! {

@@ -186,6 +186,16 @@ fn document_at(text: &str, start: usize) -> Result<(SubscriptionPayload<'_>, usi
     }
 }
 
+/// Where the text after the first document of `text` starts, when there is one and something
+/// other than whitespace follows it: why a direct or Kinesis payload that holds a document is
+/// still refused.
+pub(super) fn after_first_document(text: &str) -> Option<usize> {
+    let start = text.len() - text.trim_start_matches(JSON_WS).len();
+    let (_, end) = document_at(text, start).ok()?;
+    let rest = text[end..].trim_start_matches(JSON_WS);
+    (!rest.is_empty()).then(|| text.len() - rest.len())
+}
+
 /// The messages of a record Firehose's message extraction left: its lines, without their
 /// `\n`. A `\n` ends a line; the text after the last one, when there is any, is the last line.
 /// An empty line is an empty message (counted and dropped by the receiver, as CloudWatch Logs
