@@ -1225,10 +1225,15 @@ mod tests {
     #[test]
     fn events_are_read_in_one_pass_as_shape_then_fields_read_them() {
         let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
-        let mut texts: Vec<String> = ["direct.json", "kinesis.json", "firehose.json"]
-            .iter()
-            .map(|f| std::fs::read_to_string(samples.join(f)).unwrap())
-            .collect();
+        let mut texts: Vec<String> = [
+            "direct.json",
+            "kinesis.json",
+            "firehose.json",
+            "firehose-decompressed.json",
+        ]
+        .iter()
+        .map(|f| std::fs::read_to_string(samples.join(f)).unwrap())
+        .collect();
         let k = r#"[{"kinesis":{"data":"eA==","sequenceNumber":"1"}}]"#;
         let f = r#"[{"recordId":"r","data":"eA=="}]"#;
         texts.extend([
@@ -1260,10 +1265,12 @@ mod tests {
             assert_eq!(one, two, "{text}");
         }
         // The samples are read in one pass, each as its shape.
-        for (text, shape) in texts
-            .iter()
-            .zip([Shape::Direct, Shape::Kinesis, Shape::Firehose])
-        {
+        for (text, shape) in texts.iter().zip([
+            Shape::Direct,
+            Shape::Kinesis,
+            Shape::Firehose,
+            Shape::Firehose,
+        ]) {
             assert!(serde_json::from_str::<AnyEvent<'_>>(text).is_ok(), "{text}");
             let [one, _] = read_both_ways(text);
             assert_eq!(one.unwrap().0, shape);
