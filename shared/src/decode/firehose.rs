@@ -9,7 +9,11 @@
 //! - decompression on: the document as plain JSON, no longer gzip;
 //! - message extraction on as well: only the `message` of each log event, the metadata (owner,
 //!   log group, log stream, ids, timestamps) removed, the messages one after another. The
-//!   guide's example shows one message per line.
+//!   guide's example shows them one per line and names no other delimiter, so a line is the
+//!   unit here.
+//!
+//! Firehose runs these processors before the Lambda one (the order of the API's processor
+//! types; what users see: with decompression on, the transformation gets plain JSON).
 //!
 //! So after base64 a record is read as one of:
 //!
