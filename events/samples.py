@@ -3,9 +3,11 @@
 
 Why: the functions receive CloudWatch Logs subscription payloads three ways -- directly from a
 subscription filter (`{"awslogs": {"data": ...}}`), through Kinesis Data Streams and through a
-Firehose data transformation -- always as base64 of gzip of JSON; and a fourth way when failed
+Firehose data transformation -- as base64 of gzip of JSON; and a fourth way when failed
 deliveries are replayed: an SQS event of Lambda on-failure records, each body holding the
-original delivery in `requestPayload`. These samples are realistic
+original delivery in `requestPayload`. A Firehose stream with its own "decompress CloudWatch
+Logs records" turned on hands the transformation the plain JSON instead, base64 only
+(firehose-decompressed.json). These samples are realistic
 (56-digit event ids, Lambda START/END/REPORT lines, JSON app logs, an access log line, a multi-line
 traceback, non-ASCII text, an account-level policy payload, a control message) so that the demo,
 `cargo lambda invoke --data-file` and the end-to-end tests all read the same, readable files.
@@ -53,10 +55,20 @@ def encode(payload: dict[str, Any], ascii_only: bool = False) -> str:
     return base64.b64encode(gzip.compress(raw, mtime=0)).decode("ascii")
 
 
-def decode(data: str) -> tuple[dict[str, Any], bool]:
-    """The payload, and whether its JSON was pure ASCII (so re-encoding can keep that style)."""
-    raw = gzip.decompress(base64.b64decode(data))
-    return json.loads(raw), raw.isascii()
+def encode_plain(payload: dict[str, Any], ascii_only: bool = False) -> str:
+    """base64(compact JSON): a record once Firehose's own decompression has run, no gzip."""
+    raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=ascii_only).encode("utf-8")
+    return base64.b64encode(raw).decode("ascii")
+
+
+def decode(data: str) -> tuple[dict[str, Any], bool, bool]:
+    """The payload, whether its JSON was pure ASCII and whether it was gzip (so re-encoding can
+    keep both)."""
+    raw = base64.b64decode(data)
+    gzipped = raw[:2] == b"\x1f\x8b"
+    if gzipped:
+        raw = gzip.decompress(raw)
+    return json.loads(raw), raw.isascii(), gzipped
 
 
 # --- Realistic content -------------------------------------------------------------------------
@@ -256,13 +268,19 @@ def kinesis_event(rng: random.Random, payloads: list[tuple[int, dict[str, Any]]]
     return {"Records": records}
 
 
-def firehose_event(rng: random.Random, payloads: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
+def firehose_event(
+    rng: random.Random, payloads: list[tuple[int, dict[str, Any]]], decompressed: bool = False
+) -> dict[str, Any]:
+    """A Firehose data-transformation event; `decompressed`: as a stream with Firehose's own
+    decompression of CloudWatch Logs records on hands it over (plain JSON, base64 only)."""
+    encoding = encode_plain if decompressed else encode
+    stream = "central-logs-decompressed" if decompressed else "central-logs"
     return {
         "invocationId": uid(rng),
-        "deliveryStreamArn": f"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/central-logs",
+        "deliveryStreamArn": f"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/{stream}",
         "region": REGION,
         "records": [
-            {"recordId": digits(rng, 56), "approximateArrivalTimestamp": arrival_ms, "data": encode(payload)}
+            {"recordId": digits(rng, 56), "approximateArrivalTimestamp": arrival_ms, "data": encoding(payload)}
             for arrival_ms, payload in payloads
         ],
     }
@@ -371,6 +389,16 @@ def generate(out_dir: Path) -> list[Path]:
                 (BASE_MS + 3_701_000, "{\"requestPayload\": truncated"),
             ],
         ),
+        # Last, so that the files above keep the random values they had before it.
+        "firehose-decompressed.json": firehose_event(
+            rng,
+            [
+                (BASE_MS + 241_400, orders_api(rng, BASE_MS + 240_000, 46)),
+                (BASE_MS + 243_090, ecs_payments(rng, BASE_MS + 241_500)),
+                (BASE_MS + 243_700, account_policy(rng, BASE_MS + 242_500)),
+            ],
+            decompressed=True,
+        ),
         # Content control (README): secrets the receiver redacts with REDACT=all. A generator
         # of its own, so the samples above stay as they are.
         "direct-secrets.json": direct_event(signup_api(random.Random(20261130), BASE_MS + 7_200_000)),
@@ -438,14 +466,14 @@ def data_slots(event: Any) -> Iterator[tuple[Any, str]]:
 def restamp(event: dict[str, Any], now_ms: int) -> int:
     """Shift every log event by one offset so the newest is now - 60 s; returns the offset."""
     slots = [(slot, key, *decode(slot[key])) for slot, key in data_slots(event)]
-    stamps = [e["timestamp"] for _, _, payload, _ in slots for e in payload.get("logEvents", [])]
+    stamps = [e["timestamp"] for _, _, payload, _, _ in slots for e in payload.get("logEvents", [])]
     if not stamps:
         return 0
     offset = (now_ms - 60_000) - max(stamps)
-    for slot, key, payload, ascii_only in slots:
+    for slot, key, payload, ascii_only, gzipped in slots:
         for log_event in payload.get("logEvents", []):
             log_event["timestamp"] += offset
-        slot[key] = encode(payload, ascii_only)
+        slot[key] = (encode if gzipped else encode_plain)(payload, ascii_only)
     return offset
 
 

@@ -36,12 +36,12 @@ pids+=($!)
 for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.2; done
 
 # 3. Every sample, re-stamped to now (CloudWatch Logs refuses events older than 14 days).
-for sample in direct control-message kinesis firehose replay-sqs direct-secrets; do
+for sample in direct control-message kinesis firehose firehose-decompressed replay-sqs direct-secrets; do
   python3 events/samples.py restamp "events/$sample.json" "$work/$sample.json"
   echo
   echo "--- cargo lambda invoke --data-file events/$sample.json"
   cargo lambda invoke subscription-receiver --invoke-port "$port" --data-file "$work/$sample.json" >"$work/$sample.out.json"
-  if [ "$sample" = firehose ]; then
+  if [ "${sample%%-*}" = firehose ]; then
     # Firehose gets NDJSON back, base64-encoded: show each record's result and first line.
     python3 -c 'import base64, json, sys
 for r in json.load(open(sys.argv[1]))["records"]:

@@ -24,6 +24,9 @@ use crate::failure::{ErrorType, Typed};
 use crate::json::{EscapedStr, JsonStrError};
 
 mod fast;
+pub mod firehose;
+
+pub use firehose::{FirehoseContent, decode_firehose_record};
 
 /// Default for `MAX_DECODED_BYTES`: 32 MiB. CloudWatch Logs invokes Lambda asynchronously
 /// (payload ≤ 1 MB) and a Kinesis or Firehose record is ≤ 1 MiB; log text compresses 5–20×, so
@@ -59,6 +62,40 @@ pub enum DecodeError {
     CorruptGzip(String),
     #[error("payload inflates past MAX_DECODED_BYTES ({limit} bytes); refused")]
     TooLarge { limit: usize },
+    /// A member after the first is damaged: which one, and where it starts.
+    #[error("gzip member {number} (at byte {offset}): {cause}")]
+    InMember {
+        number: usize,
+        offset: usize,
+        cause: Box<DecodeError>,
+    },
+    #[error(
+        "gzip stream has {len} bytes after member {member} (at byte {offset}, found {found}) that are not another member; refused"
+    )]
+    TrailingData {
+        member: usize,
+        offset: usize,
+        len: usize,
+        found: String,
+    },
+    #[error("record is empty: no gzip, no subscription document, no message text")]
+    EmptyRecord,
+    #[error("record is neither gzip (magic bytes 1f 8b) nor UTF-8 text (found {found}: {cause})")]
+    NotGzipOrText { found: String, cause: String },
+    #[error("record holds {len} bytes of text, past MAX_DECODED_BYTES ({limit} bytes); refused")]
+    PlainTooLarge { len: usize, limit: usize },
+    /// A document after the first of a record cannot be read: which one, and where it starts
+    /// in the record's (inflated) text.
+    #[error("document {number} of the record (at byte {offset}): {cause}")]
+    InDocument {
+        number: usize,
+        offset: usize,
+        cause: Box<DecodeError>,
+    },
+    #[error(
+        "payload holds more than one subscription document: more text from byte {at}; a direct or Kinesis payload carries exactly one"
+    )]
+    AfterDocument { at: usize },
     #[error("payload is not valid JSON: {0}")]
     InvalidJson(String),
     #[error("payload is not a CloudWatch Logs subscription document{source_hint}: {message}")]
@@ -73,7 +110,12 @@ impl Typed for DecodeError {
     /// is a payload that is not what a subscription sends.
     fn error_type(&self) -> ErrorType {
         match self {
-            DecodeError::TooLarge { .. } => ErrorType::PayloadTooLarge,
+            DecodeError::TooLarge { .. } | DecodeError::PlainTooLarge { .. } => {
+                ErrorType::PayloadTooLarge
+            }
+            DecodeError::InMember { cause, .. } | DecodeError::InDocument { cause, .. } => {
+                cause.error_type()
+            }
             _ => ErrorType::PayloadDecodeError,
         }
     }
@@ -216,40 +258,42 @@ fn prefetch(bytes: &[u8]) {
     }
 }
 
-/// Inflates a gzip member into `out`, never past `limits.max_decoded_bytes`.
+/// Inflates a gzip stream into `out`: every member of it, never more than
+/// `limits.max_decoded_bytes` in total.
+///
+/// A gzip stream may hold several members one after another, and decompresses to the
+/// concatenation of their contents (RFC 1952, 2.2; what `gzip -d` and Python's `gzip` do).
+/// CloudWatch Logs sends one member per payload, but a stream of several is still gzip, and
+/// reading only the first would lose the rest without a word: every member is inflated, and
+/// bytes after a member that do not start another are refused, naming where they are
+/// ([`DecodeError::TrailingData`]).
 ///
 /// The output is sized from the gzip trailer (ISIZE, the uncompressed length mod 2^32) but
 /// capped at the limit: a lying trailer can neither make us over-allocate nor under-check.
-/// libdeflate does the work when the trailer's size is within the limit and true; otherwise the
-/// streaming zlib-rs inflater, stopped one byte past the limit, decodes or names the fault.
+/// libdeflate does the work in one call when the stream is one member whose trailer's size is
+/// within the limit and true. It cannot say where a member ends: given several, it inflates the
+/// first and ignores the rest. So it is used only when no second member can follow: when no
+/// gzip header (`1f 8b 08`, reserved flags clear) appears past where the first member could end
+/// (by chance ~1 in 2^27 positions of compressed data: those streams take the streaming path,
+/// only slower). Otherwise the streaming zlib-rs inflater reads member after member, stopped one
+/// byte past what the limit leaves, and decodes or names the fault.
 pub fn gunzip_bounded(
     gz: &[u8],
     limits: DecodeLimits,
     out: &mut Vec<u8>,
 ) -> Result<(), DecodeError> {
-    if gz.len() < 2 || gz[0] != 0x1f || gz[1] != 0x8b {
+    if !is_gzip(gz) {
         out.clear();
-        let found = gz
-            .iter()
-            .take(4)
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(" ");
-        return Err(DecodeError::NotGzip {
-            found: if found.is_empty() {
-                "nothing".into()
-            } else {
-                found
-            },
-        });
+        return Err(DecodeError::NotGzip { found: hex(gz) });
     }
     let limit = limits.max_decoded_bytes;
-    // ISIZE, the trailer's uncompressed length mod 2^32 (a member is at least 18 bytes).
-    let isize = (gz.len() >= 18).then(|| {
+    // ISIZE, the trailer's uncompressed length mod 2^32 (a member is at least 18 bytes). Of the
+    // last member: of the whole stream's only member on the fast path.
+    let isize = (gz.len() >= GZIP_MIN_MEMBER).then(|| {
         let n = gz.len();
         u32::from_le_bytes([gz[n - 4], gz[n - 3], gz[n - 2], gz[n - 1]]) as usize
     });
-    if let Some(isize) = isize.filter(|n| *n <= limit) {
+    if let Some(isize) = isize.filter(|n| *n <= limit && !may_hold_a_second_member(gz)) {
         // Fast path: libdeflate inflates the whole member in one call into exactly the size
         // the trailer declares (≈3× zlib-rs on log payloads, see benches/pipeline.rs), and
         // checks the CRC and the size. Memory is bounded by the limit either way. What the
@@ -260,26 +304,100 @@ pub fn gunzip_bounded(
         if matches!(inflated, Ok(got) if got == isize) {
             return Ok(());
         }
-        // A trailer that lies, a damaged stream, trailing members: the streaming inflater
-        // below says exactly what is wrong (or decodes what libdeflate would not).
+        // A trailer that lies, a damaged stream, bytes after the member: the streaming
+        // inflater below says exactly what is wrong (or decodes what libdeflate would not).
     }
+    inflate_members(gz, limit, isize, out)
+}
+
+/// The smallest gzip member: a 10-byte header, an empty deflate block, the 8-byte trailer.
+const GZIP_MIN_MEMBER: usize = 18;
+
+/// Whether `bytes` start like gzip (ID1 ID2, RFC 1952).
+fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0x1f, 0x8b])
+}
+
+/// Up to the first four bytes, in hex, for an error message; `nothing` for none.
+fn hex(bytes: &[u8]) -> String {
+    if bytes.is_empty() {
+        return "nothing".into();
+    }
+    bytes
+        .iter()
+        .take(4)
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Whether a second gzip member could start anywhere after the first could end: a member header
+/// (`1f 8b`, CM 8 = deflate, the reserved FLG bits clear) at or past byte 18. `false` proves
+/// that the stream holds one member (and maybe bytes that are not one).
+fn may_hold_a_second_member(gz: &[u8]) -> bool {
+    let Some(rest) = gz.get(GZIP_MIN_MEMBER..) else {
+        return false;
+    };
+    memchr::memmem::find_iter(rest, &[0x1f, 0x8b, 0x08])
+        .any(|at| rest.get(at + 3).is_none_or(|flg| flg & 0xe0 == 0))
+}
+
+/// The streaming inflater: every member of `gz`, one after another, into `out`, stopped one
+/// byte past `limit` in total. `isize` (the last member's trailer) sizes the first reservation.
+fn inflate_members(
+    gz: &[u8],
+    limit: usize,
+    isize: Option<usize>,
+    out: &mut Vec<u8>,
+) -> Result<(), DecodeError> {
     out.clear();
     if let Some(isize) = isize {
         out.reserve(isize.min(limit) + 1);
     }
-    // `take(limit + 1)`: one byte past the limit tells "exactly at the limit" from "over it".
-    let mut reader = flate2::bufread::GzDecoder::new(gz).take(limit as u64 + 1);
-    match reader.read_to_end(out) {
-        Ok(_) if out.len() > limit => {
-            out.clear();
-            out.shrink_to(limit);
-            Err(DecodeError::TooLarge { limit })
+    let mut rest = gz;
+    let mut number = 1;
+    loop {
+        let offset = gz.len() - rest.len();
+        let in_member = |cause: DecodeError| {
+            if number == 1 {
+                cause
+            } else {
+                DecodeError::InMember {
+                    number,
+                    offset,
+                    cause: Box::new(cause),
+                }
+            }
+        };
+        // `take`: one byte past what the limit leaves tells "exactly at the limit" from "over
+        // it". The decoder reads its member and stops there: `into_inner` is what follows.
+        let left = (limit - out.len()) as u64;
+        let mut reader = flate2::bufread::GzDecoder::new(rest).take(left + 1);
+        match reader.read_to_end(out) {
+            Ok(_) if out.len() > limit => {
+                out.clear();
+                out.shrink_to(limit);
+                return Err(DecodeError::TooLarge { limit });
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Err(in_member(DecodeError::TruncatedGzip { decoded: out.len() }));
+            }
+            Err(e) => return Err(in_member(DecodeError::CorruptGzip(e.to_string()))),
         }
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            Err(DecodeError::TruncatedGzip { decoded: out.len() })
+        rest = reader.into_inner().into_inner();
+        if rest.is_empty() {
+            return Ok(());
         }
-        Err(e) => Err(DecodeError::CorruptGzip(e.to_string())),
+        if !is_gzip(rest) {
+            return Err(DecodeError::TrailingData {
+                member: number,
+                offset: gz.len() - rest.len(),
+                len: rest.len(),
+                found: hex(rest),
+            });
+        }
+        number += 1;
     }
 }
 
@@ -298,13 +416,20 @@ fn not_utf8(e: std::str::Utf8Error) -> DecodeError {
     DecodeError::InvalidJson(format!("not UTF-8: {e}"))
 }
 
-/// [`parse_payload`] of a document already known to be UTF-8.
+/// [`parse_payload`] of a document already known to be UTF-8: exactly one document, as a
+/// direct delivery, a Kinesis record and a replayed delivery carry (only a Firehose record may
+/// hold several, [`decode_firehose_record`]). Text after the document is refused, naming where
+/// it starts ([`DecodeError::AfterDocument`]): several documents, e.g. from several gzip
+/// members, are not read in part.
 pub fn parse_text(text: &str) -> Result<SubscriptionPayload<'_>, DecodeError> {
     if let Some(doc) = fast::parse(text) {
         return Ok(doc);
     }
     // Not a document the fast reader takes: serde_json reads it or says what is wrong.
-    parse_payload_serde(text)
+    parse_payload_serde(text).map_err(|e| match firehose::after_first_document(text) {
+        Some(at) => DecodeError::AfterDocument { at },
+        None => e,
+    })
 }
 
 /// The reference reader (serde_json): the judge of what [`fast`] does not take, and of
@@ -586,5 +711,180 @@ mod tests {
         let exact = gz(&vec![b' '; 1024 * 1024]);
         gunzip_bounded(&exact, limits, &mut s.json).unwrap();
         assert_eq!(s.json.len(), 1024 * 1024);
+    }
+    fn members(parts: &[&[u8]]) -> Vec<u8> {
+        parts.iter().flat_map(|p| gz(p)).collect()
+    }
+
+    #[test]
+    fn every_gzip_member_is_inflated() {
+        let mut out = Vec::new();
+        let l = DecodeLimits::default();
+        // Two and three members, of different sizes and of the same size and content (which
+        // libdeflate alone took for one member, the rest ignored).
+        for parts in [
+            &[&b"first "[..], b"second member"][..],
+            &[b"first ", b"second"],
+            &[b"same", b"same"],
+            &[b"a", b"bb", b"ccc"],
+            &[b"", b"after an empty member", b""],
+        ] {
+            gunzip_bounded(&members(parts), l, &mut out).unwrap();
+            assert_eq!(out, parts.concat(), "{parts:?}");
+        }
+        // One member whose compressed bytes hold what looks like a second member's header
+        // (stored, not compressed): read by the streaming path, the same.
+        let stored = {
+            let mut e = GzEncoder::new(Vec::new(), Compression::none());
+            e.write_all(b"text \x1f\x8b\x08\x00 more text").unwrap();
+            e.finish().unwrap()
+        };
+        assert!(may_hold_a_second_member(&stored));
+        gunzip_bounded(&stored, l, &mut out).unwrap();
+        assert_eq!(out, b"text \x1f\x8b\x08\x00 more text");
+        assert!(!may_hold_a_second_member(&gz(DOC.as_bytes())));
+    }
+
+    #[test]
+    fn the_limit_bounds_all_members_together() {
+        let part = vec![b'x'; 400 * 1024];
+        let three = members(&[&part, &part, &part]);
+        let mut out = Vec::new();
+        let at = |n: usize| DecodeLimits {
+            max_decoded_bytes: n,
+        };
+        // Each member is within the limit, the three are not.
+        let e = gunzip_bounded(&three, at(1024 * 1024), &mut out).unwrap_err();
+        assert_eq!(e, DecodeError::TooLarge { limit: 1024 * 1024 });
+        assert!(out.capacity() <= 1024 * 1024 + 64, "{}", out.capacity());
+        // Exactly at the limit is fine.
+        gunzip_bounded(&three, at(3 * 400 * 1024), &mut out).unwrap();
+        assert_eq!(out.len(), 3 * 400 * 1024);
+        let e = gunzip_bounded(&three, at(3 * 400 * 1024 - 1), &mut out).unwrap_err();
+        assert_eq!(e.error_type(), ErrorType::PayloadTooLarge);
+    }
+
+    #[test]
+    fn bytes_after_a_member_that_are_not_one_are_refused_naming_them() {
+        let mut out = Vec::new();
+        let l = DecodeLimits::default();
+        let one = gz(b"first ");
+        let mut junk = one.clone();
+        junk.extend_from_slice(b"junk");
+        let e = gunzip_bounded(&junk, l, &mut out).unwrap_err();
+        assert_eq!(
+            e,
+            DecodeError::TrailingData {
+                member: 1,
+                offset: one.len(),
+                len: 4,
+                found: "6a 75 6e 6b".into()
+            }
+        );
+        assert!(
+            e.to_string()
+                .contains(&format!("4 bytes after member 1 (at byte {}", one.len())),
+            "{e}"
+        );
+        // Zeros after the second member.
+        let mut padded = members(&[b"a", b"b"]);
+        let at = padded.len();
+        padded.extend_from_slice(&[0; 16]);
+        let e = gunzip_bounded(&padded, l, &mut out)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!(
+                "16 bytes after member 2 (at byte {at}, found 00 00 00 00)"
+            )),
+            "{e}"
+        );
+        // A second member cut short, or damaged, is named as the second.
+        let two = members(&[b"first ", DOC.as_bytes()]);
+        let e = gunzip_bounded(&two[..two.len() - 5], l, &mut out).unwrap_err();
+        assert!(
+            matches!(&e, DecodeError::InMember { number: 2, offset, cause }
+                if *offset == one.len() && matches!(**cause, DecodeError::TruncatedGzip { .. })),
+            "{e}"
+        );
+        assert!(
+            e.to_string().starts_with(&format!(
+                "gzip member 2 (at byte {}): gzip stream is truncated",
+                one.len()
+            )),
+            "{e}"
+        );
+        let mut crc = two.clone();
+        let n = crc.len();
+        crc[n - 6] ^= 0xff;
+        let e = gunzip_bounded(&crc, l, &mut out).unwrap_err().to_string();
+        assert!(
+            e.starts_with("gzip member 2") && e.contains("corrupt"),
+            "{e}"
+        );
+        // A lone gzip magic after a member: a second member with nothing in it.
+        let mut magic = one.clone();
+        magic.extend_from_slice(&[0x1f, 0x8b]);
+        let e = gunzip_bounded(&magic, l, &mut out).unwrap_err().to_string();
+        assert!(e.starts_with("gzip member 2"), "{e}");
+    }
+
+    #[test]
+    fn a_direct_or_kinesis_payload_is_read_from_every_member_and_holds_one_document() {
+        let mut s = Scratch::default();
+        let l = DecodeLimits::default();
+        // One document split across members: all of it is read.
+        let (x, y) = DOC.split_at(100);
+        let split = b64(&members(&[x.as_bytes(), y.as_bytes()]));
+        let doc = decode_document(split.as_bytes(), l, &mut s).unwrap();
+        assert_eq!(
+            parse_text(&doc).unwrap(),
+            parse_payload(DOC.as_bytes()).unwrap()
+        );
+        // Two documents (two members, or one): refused, naming where the second starts, never
+        // read in part.
+        for (text, at) in [
+            (format!("{DOC}{DOC}"), DOC.len()),
+            (format!("{DOC}\n {DOC}\n"), DOC.len() + 2),
+        ] {
+            let (first, second) = text.split_at(DOC.len());
+            let data = b64(&members(&[first.as_bytes(), second.as_bytes()]));
+            let doc = decode_document(data.as_bytes(), l, &mut s).unwrap();
+            let e = parse_text(&doc).unwrap_err();
+            assert_eq!(e, DecodeError::AfterDocument { at });
+            assert!(
+                e.to_string().contains(&format!("more text from byte {at}")),
+                "{e}"
+            );
+            assert_eq!(e.error_type(), ErrorType::PayloadDecodeError);
+        }
+        // Text after a document that is not one is refused the same way; text that is not a
+        // document at all keeps serde_json's own account.
+        let e = parse_text(&format!("{DOC} x")).unwrap_err();
+        assert_eq!(e, DecodeError::AfterDocument { at: DOC.len() + 1 });
+        let e = parse_text("{\"messageType\":\"DATA_MESSAGE\"} x").unwrap_err();
+        assert!(e.to_string().contains("missing field `owner`"), "{e}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn members_inflate_to_their_concatenation_within_the_limit(
+            parts in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000), 1..5),
+            limit in 0usize..6000,
+        ) {
+            let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+            let stream = members(&refs);
+            let whole = parts.concat();
+            let mut out = Vec::new();
+            let got = gunzip_bounded(&stream, DecodeLimits { max_decoded_bytes: limit }, &mut out);
+            if whole.len() <= limit {
+                proptest::prop_assert_eq!(got, Ok(()));
+                proptest::prop_assert_eq!(out, whole);
+            } else {
+                proptest::prop_assert_eq!(got, Err(DecodeError::TooLarge { limit }));
+            }
+        }
     }
 }

@@ -66,6 +66,18 @@ impl<'a> EscapedStr<'a> {
         }
     }
 
+    /// `text` escaped into `buf` (cleared first) as [`escape_into`] escapes it, for text that
+    /// did not come as a JSON string: a line of the messages Firehose's message extraction left.
+    pub fn escaping(text: &str, buf: &'a mut String) -> Self {
+        buf.clear();
+        escape_into(text, buf);
+        let buf: &'a String = buf;
+        Self {
+            escaped: buf,
+            len: text.len(),
+        }
+    }
+
     /// The escaped content, without quotes.
     pub fn escaped(&self) -> &'a str {
         self.escaped
@@ -1287,8 +1299,12 @@ mod tests {
             prop_assert_eq!(s.len(), text.len());
             prop_assert_eq!(s.text(), text.as_str());
             let m = Message::from_text(&text);
-            prop_assert_eq!(format!("\"{}\"", m.escaped()), theirs);
+            prop_assert_eq!(&format!("\"{}\"", m.escaped()), &theirs);
             prop_assert_eq!(m.len(), text.len());
+            let mut buf = String::from("left over");
+            let e = EscapedStr::escaping(&text, &mut buf);
+            prop_assert_eq!(format!("\"{}\"", e.escaped()), theirs);
+            prop_assert_eq!((e.len(), e.text()), (text.len(), text.as_str().into()));
         }
 
         #[test]

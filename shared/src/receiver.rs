@@ -8,7 +8,9 @@
 //! - Firehose data transformation `{"invocationId":…,"records":[…]}`: each record becomes
 //!   newline-delimited JSON returned to Firehose (`Ok`), `Dropped` or `ProcessingFailed`.
 //!   Firehose delivers the result to its own destination; nothing is written to CloudWatch
-//!   Logs on this path (that would duplicate on every Firehose retry).
+//!   Logs on this path (that would duplicate on every Firehose retry). A record is read by its
+//!   content ([`decode::firehose`]): gzip as CloudWatch Logs sends it, the plain documents
+//!   Firehose's decompression leaves, or the message text its message extraction leaves.
 //! - SQS `{"Records":[{"messageId":…,"body":…}]}` of Lambda on-failure records ([`replay`]):
 //!   each record's original delivery is shipped again; the partial batch response names
 //!   exactly the messages that still fail.
@@ -29,12 +31,13 @@ use serde_json::value::RawValue;
 use crate::batch::LogEvent;
 use crate::config::{MessageFormat, ReceiverConfig, Source};
 use crate::decode::{
-    self, DecodeError, MessageType, Scratch, SubscriptionLogEvent, SubscriptionPayload,
+    self, DecodeError, FirehoseContent, MessageType, Scratch, SubscriptionLogEvent,
+    SubscriptionPayload,
 };
 use crate::doc::SharedDoc;
 use crate::emf::{MetricRecord, Unit};
 use crate::failure::{ErrorType, Typed};
-use crate::json::{self, JsonText, Message};
+use crate::json::{self, EscapedStr, JsonText, Message};
 use crate::writer::{Rejected, StreamBatch, WriteContext, WriteError, WriteReport, Writer};
 
 /// Lambda's limit on a synchronous invocation's response (the bytes AWS names in the error):
@@ -730,6 +733,13 @@ impl Receiver {
 
     /// The Firehose answer, written as JSON text directly: each record's NDJSON lines are
     /// base64-encoded into it as they are written ([`Base64Lines`]).
+    ///
+    /// A record is read by its content ([`decode::decode_firehose_record`]): gzip or plain
+    /// subscription documents, each shipped by [`firehose_lines`], or the message text
+    /// Firehose's message extraction left, shipped by [`firehose_text_lines`]. A record is
+    /// answered whole or not at all: when one of its documents cannot be read, what its earlier
+    /// documents wrote and counted is taken back and the record is `ProcessingFailed`, with a
+    /// warning naming the document and why.
     fn firehose(
         &self,
         e: FirehoseEvent<'_>,
@@ -755,7 +765,43 @@ impl Receiver {
             }
             answer.push_str("{\"recordId\":");
             json::write_str(&rec.record_id, &mut answer);
-            match decode::decode_data(rec.data.as_bytes(), self.config.limits, &mut scratch) {
+            let decoded = decode::decode_firehose_record(
+                rec.data.as_bytes(),
+                self.config.limits,
+                &mut scratch,
+            );
+            let shipped = decoded.and_then(|content| {
+                // `data` before `result`: the NDJSON is encoded into the answer as it is
+                // written, and whether any line remains is known only at its end. What was
+                // counted and written before the record, to take back if it fails part-way.
+                let (mark, counted) = (answer.len(), summary.clone());
+                answer.push_str(",\"data\":\"");
+                // What base64 of the NDJSON may take of what is left of the limit.
+                let budget = LAMBDA_RESPONSE_LIMIT_BYTES.saturating_sub(answer.len()) / 4 * 3;
+                let mut out = Base64Lines::new(&mut stage, &mut answer);
+                let lines = match content {
+                    FirehoseContent::Documents(docs) => {
+                        firehose_documents(&self.config, docs, summary, &mut out, budget)
+                    }
+                    FirehoseContent::Messages(messages) => Ok(firehose_text_lines(
+                        &self.config,
+                        messages,
+                        summary,
+                        &mut out,
+                        budget,
+                    )),
+                };
+                match lines {
+                    Ok(lines) => Ok(lines.map(|n| (n, out.finish()))),
+                    Err(err) => {
+                        // Lines still staged go with the stage, cleared for the next record.
+                        answer.truncate(mark);
+                        *summary = counted;
+                        Err(err)
+                    }
+                }
+            });
+            match shipped {
                 Err(err) => {
                     let err = self.scrub(err);
                     summary.payloads_failed += 1;
@@ -765,28 +811,20 @@ impl Receiver {
                     b64.encode_append(base64_decode_lossy(&rec.data), &mut answer);
                     answer.push_str("\"}");
                 }
-                Ok(payload) => {
-                    // `data` before `result`: the NDJSON is encoded into the answer as it is
-                    // written, and whether any line remains is known only at its end.
-                    answer.push_str(",\"data\":\"");
-                    // What base64 of the NDJSON may take of what is left of the limit.
-                    let budget = LAMBDA_RESPONSE_LIMIT_BYTES.saturating_sub(answer.len()) / 4 * 3;
-                    let mut out = Base64Lines::new(&mut stage, &mut answer);
-                    let Some(lines) =
-                        firehose_lines(&self.config, &payload, summary, &mut out, budget)
-                    else {
-                        // Nothing is answered: every event not dropped on purpose failed, and
-                        // Firehose retries the batch or sends it to its error output.
-                        summary.shipped = 0;
-                        summary.bytes = 0;
-                        summary.failed = summary.events_in - summary.dropped.total();
-                        summary.records_failed = e.records.len() as u64;
-                        return Err(ReceiverError::AnswerTooLarge {
-                            limit: LAMBDA_RESPONSE_LIMIT_BYTES,
-                        });
-                    };
+                Ok(None) => {
+                    // Nothing is answered: every event not dropped on purpose failed, and
+                    // Firehose retries the batch or sends it to its error output.
+                    summary.shipped = 0;
+                    summary.bytes = 0;
+                    summary.failed = summary.events_in - summary.dropped.total();
+                    summary.records_failed = e.records.len() as u64;
+                    return Err(ReceiverError::AnswerTooLarge {
+                        limit: LAMBDA_RESPONSE_LIMIT_BYTES,
+                    });
+                }
+                Ok(Some((lines, bytes))) => {
                     summary.shipped += lines;
-                    summary.bytes += out.finish() as u64;
+                    summary.bytes += bytes as u64;
                     answer.push_str(if lines == 0 {
                         "\",\"result\":\"Dropped\"}"
                     } else {
@@ -962,6 +1000,86 @@ fn firehose_lines(
         };
         envelope_into(&prefix, ev, redacted.as_deref(), false, out.stage);
         out.stage.push('\n');
+        lines += 1;
+        if out.len() > budget {
+            return None;
+        }
+        out.line_done();
+    }
+    summary.add_redactions(config, &counts);
+    Some(lines)
+}
+
+/// The Firehose form of a record's subscription documents: [`firehose_lines`] for each, one
+/// after another into `out`. The total of lines, `None` past `budget` (as [`firehose_lines`]),
+/// or the error of the first document that cannot be read (the caller takes back what the
+/// documents before it wrote and counted: a record is answered whole or not at all).
+fn firehose_documents(
+    config: &ReceiverConfig,
+    docs: decode::firehose::Documents<'_>,
+    summary: &mut Summary,
+    out: &mut Base64Lines<'_>,
+    budget: usize,
+) -> Result<Option<u64>, DecodeError> {
+    let mut lines = 0;
+    for doc in docs {
+        match firehose_lines(config, &doc?, summary, out, budget) {
+            Some(n) => lines += n,
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(lines))
+}
+
+/// The Firehose form of a record of extracted messages (Firehose's message extraction left only
+/// each log event's `message`, one per line, see [`decode::firehose`]): one line
+/// `{"message":…}` per message shipped, ending in a newline, written to `out`. The owner, log
+/// group, log stream, id and timestamp are not in the record, so they are not in the line
+/// either (nothing is made up); for the same reason the loop guard cannot apply.
+///
+/// Each line is an event: counted in `events_in`, and shipped or dropped by the same
+/// per-message decision as a document's events ([`decide`]; an empty line is `dropped.empty`),
+/// so the summary's conservation law holds for these records too, and redaction and sampling
+/// apply. The event [`decide`] sees has no timestamp (0) and its message for an id: only its
+/// message is known. Returns the number of lines,
+/// or `None` as soon as the NDJSON passes `budget` bytes.
+fn firehose_text_lines<'m>(
+    config: &ReceiverConfig,
+    messages: impl Iterator<Item = &'m str>,
+    summary: &mut Summary,
+    out: &mut Base64Lines<'_>,
+    budget: usize,
+) -> Option<u64> {
+    let mut escaped = String::new();
+    let mut lines = 0;
+    let mut counts = config
+        .redactor
+        .as_ref()
+        .map(|r| r.counts())
+        .unwrap_or_default();
+    for text in messages {
+        summary.events_in += 1;
+        let message = EscapedStr::escaping(text, &mut escaped);
+        // No id: the message stands for it, so sampling is still a pure function of the
+        // event (the same line is kept or left out on every retry).
+        let ev = SubscriptionLogEvent {
+            id: message,
+            timestamp: 0,
+            message,
+        };
+        match decide(config, &ev, summary, &mut counts) {
+            None => continue,
+            Some(Content::Original) => {
+                out.stage.push_str("{\"message\":\"");
+                out.stage.push_str(ev.message.escaped());
+                out.stage.push_str("\"}\n");
+            }
+            Some(Content::Redacted(t)) => {
+                out.stage.push_str("{\"message\":");
+                json::write_str(&t, out.stage);
+                out.stage.push_str("}\n");
+            }
+        }
         lines += 1;
         if out.len() > budget {
             return None;
@@ -1287,10 +1405,15 @@ mod tests {
     #[test]
     fn events_are_read_in_one_pass_as_shape_then_fields_read_them() {
         let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
-        let mut texts: Vec<String> = ["direct.json", "kinesis.json", "firehose.json"]
-            .iter()
-            .map(|f| std::fs::read_to_string(samples.join(f)).unwrap())
-            .collect();
+        let mut texts: Vec<String> = [
+            "direct.json",
+            "kinesis.json",
+            "firehose.json",
+            "firehose-decompressed.json",
+        ]
+        .iter()
+        .map(|f| std::fs::read_to_string(samples.join(f)).unwrap())
+        .collect();
         let k = r#"[{"kinesis":{"data":"eA==","sequenceNumber":"1"}}]"#;
         let f = r#"[{"recordId":"r","data":"eA=="}]"#;
         texts.extend([
@@ -1322,10 +1445,12 @@ mod tests {
             assert_eq!(one, two, "{text}");
         }
         // The samples are read in one pass, each as its shape.
-        for (text, shape) in texts
-            .iter()
-            .zip([Shape::Direct, Shape::Kinesis, Shape::Firehose])
-        {
+        for (text, shape) in texts.iter().zip([
+            Shape::Direct,
+            Shape::Kinesis,
+            Shape::Firehose,
+            Shape::Firehose,
+        ]) {
             assert!(serde_json::from_str::<AnyEvent<'_>>(text).is_ok(), "{text}");
             let [one, _] = read_both_ways(text);
             assert_eq!(one.unwrap().0, shape);
@@ -1526,6 +1651,305 @@ mod tests {
         assert_eq!(err.error_type(), ErrorType::PayloadTooLarge);
         assert!(targets.is_empty());
         assert_eq!(summary, Summary::default());
+    }
+
+    /// A receiver for the Firehose path: its writer is never called there, so its client
+    /// points nowhere.
+    fn firehose_receiver(vars: &[(&str, &str)]) -> Receiver {
+        let config = config(vars);
+        let client = aws_sdk_cloudwatchlogs::Client::from_conf(
+            aws_sdk_cloudwatchlogs::Config::builder()
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .build(),
+        );
+        let writer = Writer::new(client, config.common.writer.clone());
+        Receiver::new(config, writer)
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    fn gz(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    /// A DATA_MESSAGE document from `group` / `s` with one event per message.
+    fn doc(group: &str, messages: &[&str]) -> String {
+        let events: Vec<String> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                format!(
+                    r#"{{"id":"{group}-{i}","timestamp":{},"message":{}}}"#,
+                    1_700_000_000_000u64 + i as u64,
+                    serde_json::to_string(m).unwrap()
+                )
+            })
+            .collect();
+        format!(
+            r#"{{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"{group}","logStream":"s","subscriptionFilters":["f"],"logEvents":[{}]}}"#,
+            events.join(",")
+        )
+    }
+
+    /// One record's answer: its result, and its NDJSON lines read back.
+    #[derive(Debug, PartialEq)]
+    struct Answered {
+        result: String,
+        lines: Vec<Value>,
+    }
+
+    /// The Firehose answer to records of `datas` (bytes, base64-encoded here), read back, and
+    /// the summary; the summary is conserved either way.
+    fn firehose_answer(
+        r: &Receiver,
+        datas: &[Vec<u8>],
+    ) -> (Result<Vec<Answered>, ReceiverError>, Summary) {
+        let records: Vec<Value> = datas
+            .iter()
+            .enumerate()
+            .map(|(i, d)| serde_json::json!({"recordId": format!("r{i}"), "data": b64(d)}))
+            .collect();
+        let event = serde_json::json!({"invocationId": "i", "records": records}).to_string();
+        let raw = RawValue::from_string(event).unwrap();
+        let Ok(Event::Firehose(e)) = read_event(&raw) else {
+            panic!("a Firehose event")
+        };
+        let mut summary = Summary::default();
+        let result = r.firehose(e, raw.get().len(), &mut summary).map(|answer| {
+            let v: Value = serde_json::from_str(answer.get()).unwrap();
+            v["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .enumerate()
+                .map(|(i, rec)| {
+                    assert_eq!(rec["recordId"], format!("r{i}"));
+                    let data = rec["data"].as_str().unwrap();
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(data)
+                        .unwrap();
+                    let result = rec["result"].as_str().unwrap().to_string();
+                    if result == "ProcessingFailed" {
+                        assert_eq!(bytes, datas[i], "the record as it came");
+                        return Answered {
+                            result,
+                            lines: vec![],
+                        };
+                    }
+                    let text = String::from_utf8(bytes).unwrap();
+                    assert!(text.is_empty() || text.ends_with('\n'), "{text:?}");
+                    Answered {
+                        result,
+                        lines: text
+                            .lines()
+                            .map(|l| serde_json::from_str(l).unwrap())
+                            .collect(),
+                    }
+                })
+                .collect()
+        });
+        assert!(summary.is_conserved(), "{summary:#?}");
+        (result, summary)
+    }
+
+    /// `(logGroup, id, message)` of document lines.
+    fn events_of(lines: &[Value]) -> Vec<(String, String, String)> {
+        lines
+            .iter()
+            .map(|l| {
+                (
+                    l["logGroup"].as_str().unwrap().to_string(),
+                    l["id"].as_str().unwrap().to_string(),
+                    l["message"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn ev(group: &str, i: usize, message: &str) -> (String, String, String) {
+        (
+            group.to_string(),
+            format!("{group}-{i}"),
+            message.to_string(),
+        )
+    }
+
+    #[test]
+    fn firehose_records_of_plain_and_gzip_documents_answer_the_same_lines() {
+        let r = firehose_receiver(&[("TARGET_LOG_GROUP", "/central")]);
+        let a = doc("/a", &["one", "two \"q\" ü"]);
+        let b = doc("/b", &["three"]);
+        let two = format!("{a}\n{b}\n");
+        let datas = vec![
+            gz(a.as_bytes()),
+            a.clone().into_bytes(),
+            two.clone().into_bytes(),
+            gz(two.as_bytes()),
+            [gz(a.as_bytes()), gz(b.as_bytes())].concat(),
+            [
+                gz(a.as_bytes()),
+                gz(b.as_bytes()),
+                gz(doc("/c", &["four"]).as_bytes()),
+            ]
+            .concat(),
+        ];
+        let (answer, summary) = firehose_answer(&r, &datas);
+        let answer = answer.unwrap();
+        let one = vec![ev("/a", 0, "one"), ev("/a", 1, "two \"q\" ü")];
+        let both = [one.clone(), vec![ev("/b", 0, "three")]].concat();
+        let three = [both.clone(), vec![ev("/c", 0, "four")]].concat();
+        for (rec, want) in answer.iter().zip([&one, &one, &both, &both, &both, &three]) {
+            assert_eq!(rec.result, "Ok");
+            assert_eq!(&events_of(&rec.lines), want);
+        }
+        // A plain record's lines are the gzip record's, byte for byte.
+        assert_eq!(answer[0], answer[1]);
+        assert_eq!(summary.events_in, 2 + 2 + 3 + 3 + 3 + 4);
+        assert_eq!(summary.shipped, summary.events_in);
+        assert_eq!((summary.payloads, summary.records_failed), (6, 0));
+    }
+
+    #[test]
+    fn a_record_whose_later_document_cannot_be_read_is_failed_whole_and_counted_as_never_read() {
+        let r = firehose_receiver(&[("TARGET_LOG_GROUP", "/central")]);
+        let a = doc("/a", &["one", "two"]);
+        let b = doc("/b", &["three"]);
+        let broken = format!("{a}\n{}", &b[..b.len() - 3]);
+        let not_a_member = [gz(a.as_bytes()), b"junk".to_vec()].concat();
+        let datas = vec![
+            gz(b.as_bytes()),
+            broken.clone().into_bytes(),
+            gz(broken.as_bytes()),
+            not_a_member,
+            gz(b.as_bytes()),
+        ];
+        let (answer, summary) = firehose_answer(&r, &datas);
+        let answer = answer.unwrap();
+        let results: Vec<&str> = answer.iter().map(|a| a.result.as_str()).collect();
+        assert_eq!(
+            results,
+            [
+                "Ok",
+                "ProcessingFailed",
+                "ProcessingFailed",
+                "ProcessingFailed",
+                "Ok"
+            ]
+        );
+        assert_eq!(events_of(&answer[4].lines), [ev("/b", 0, "three")]);
+        // What the first document of a failed record wrote and counted was taken back.
+        assert_eq!((summary.events_in, summary.shipped), (2, 2));
+        assert_eq!((summary.payloads, summary.payloads_failed), (5, 3));
+        assert_eq!(summary.records_failed, 3);
+    }
+
+    #[test]
+    fn firehose_message_text_ships_a_line_per_message_through_the_same_filters() {
+        let r = firehose_receiver(&[
+            ("TARGET_LOG_GROUP", "/central"),
+            ("EXCLUDE_PATTERN", "^DEBUG"),
+        ]);
+        let text = "START RequestId: 1\n{\"level\":\"INFO\",\"msg\":\"x\"}\n\nDEBUG noise\ntab\there \"q\" ü\r\nlast";
+        let datas = vec![
+            text.as_bytes().to_vec(),
+            b"DEBUG only\n\n".to_vec(),
+            b"\n".to_vec(),
+        ];
+        let (answer, summary) = firehose_answer(&r, &datas);
+        let answer = answer.unwrap();
+        assert_eq!(answer[0].result, "Ok");
+        assert_eq!(
+            answer[0].lines,
+            [
+                serde_json::json!({"message": "START RequestId: 1"}),
+                serde_json::json!({"message": "{\"level\":\"INFO\",\"msg\":\"x\"}"}),
+                serde_json::json!({"message": "tab\there \"q\" ü\r"}),
+                serde_json::json!({"message": "last"}),
+            ]
+        );
+        // Every line filtered or empty: the record is dropped, and each line is accounted for.
+        assert_eq!(
+            (answer[1].result.as_str(), answer[2].result.as_str()),
+            ("Dropped", "Dropped")
+        );
+        assert_eq!(summary.events_in, 6 + 2 + 1);
+        assert_eq!(summary.shipped, 4);
+        assert_eq!((summary.dropped.filtered, summary.dropped.empty), (2, 3));
+        // INCLUDE_PATTERN too.
+        let r = firehose_receiver(&[
+            ("TARGET_LOG_GROUP", "/central"),
+            ("INCLUDE_PATTERN", "^keep"),
+        ]);
+        let (answer, summary) = firehose_answer(&r, &[b"keep 1\ndrop\nkeep 2\n".to_vec()]);
+        assert_eq!(
+            answer.unwrap()[0].lines,
+            [
+                serde_json::json!({"message": "keep 1"}),
+                serde_json::json!({"message": "keep 2"})
+            ]
+        );
+        assert_eq!((summary.shipped, summary.dropped.filtered), (2, 1));
+    }
+
+    #[test]
+    fn extracted_message_lines_are_redacted_and_sampled_by_their_text() {
+        let r = firehose_receiver(&[
+            ("TARGET_LOG_GROUP", "/central"),
+            ("REDACT", "email,card"),
+            ("SAMPLE_RULES", r#"[{"match":"^DEBUG","keep":0.5}]"#),
+        ]);
+        let mut text = String::from("login bob@example.org\n{\"card\":4111111111111111}\n");
+        for i in 0..400 {
+            text.push_str(&format!("DEBUG step {i}\n"));
+        }
+        let (answer, summary) = firehose_answer(&r, &[text.clone().into_bytes()]);
+        let lines = answer.unwrap().remove(0).lines;
+        assert_eq!(
+            lines[0],
+            serde_json::json!({"message": "login [REDACTED:email]"})
+        );
+        assert_eq!(
+            lines[1],
+            serde_json::json!({"message": "{\"card\":\"[REDACTED:card]\"}"})
+        );
+        let kept = lines.len() as u64 - 2;
+        assert_eq!(summary.dropped.sampled, 400 - kept);
+        // Binomial(400, 0.5): within 5 standard deviations (10) of 200.
+        assert!((kept as f64 - 200.0).abs() < 50.0, "{kept}");
+        assert_eq!((summary.redacted, summary.events_in), (2, 402));
+        // The same record again keeps the same lines.
+        let (again, _) = firehose_answer(&r, &[text.into_bytes()]);
+        assert_eq!(again.unwrap().remove(0).lines, lines);
+    }
+
+    #[test]
+    fn several_documents_of_one_record_share_the_answers_size_budget() {
+        // Three documents of many small events from a long-named source in one record: each
+        // fits, together their NDJSON passes what Lambda can answer.
+        let r = firehose_receiver(&[("TARGET_LOG_GROUP", "/central")]);
+        let group = format!("/aws/lambda/{}", "g".repeat(480));
+        let messages: Vec<String> = (0..2_000).map(|i| format!("m{i}")).collect();
+        let refs: Vec<&str> = messages.iter().map(String::as_str).collect();
+        let one = doc(&group, &refs).replace(
+            "\"logStream\":\"s\"",
+            &format!("\"logStream\":\"{}\"", "s".repeat(500)),
+        );
+        let (answer, _) = firehose_answer(&r, &[one.clone().into_bytes()]);
+        assert_eq!(answer.unwrap()[0].result, "Ok", "one document fits");
+        let three = format!("{one}\n{one}\n{one}\n");
+        let (answer, summary) = firehose_answer(&r, &[three.into_bytes()]);
+        assert!(
+            matches!(answer, Err(ReceiverError::AnswerTooLarge { .. })),
+            "{answer:?}"
+        );
+        assert_eq!((summary.shipped, summary.bytes), (0, 0));
+        assert!(summary.failed > 0);
+        assert_eq!(summary.records_failed, 1);
     }
 
     proptest! {

@@ -66,6 +66,29 @@ pub fn decode(data: &str) -> Value {
     serde_json::from_slice(&gunzip(&unb64(data))).unwrap()
 }
 
+/// A Firehose record's `data` once Firehose's own "decompress CloudWatch Logs records" has run:
+/// the base64 of the documents' plain JSON, `separator` between them, no gzip.
+pub fn plain(docs: &[Value], separator: &str) -> String {
+    let texts: Vec<String> = docs.iter().map(Value::to_string).collect();
+    b64(texts.join(separator).as_bytes())
+}
+
+/// The base64 of a gzip stream of several members, one per document: still one gzip stream.
+pub fn members(docs: &[Value]) -> String {
+    let bytes: Vec<u8> = docs
+        .iter()
+        .flat_map(|d| gzip(d.to_string().as_bytes()))
+        .collect();
+    b64(&bytes)
+}
+
+/// A Firehose record's `data` once Firehose's message extraction has run: the messages alone,
+/// one per line.
+pub fn extracted(messages: &[&str]) -> String {
+    let text: String = messages.iter().map(|m| format!("{m}\n")).collect();
+    b64(text.as_bytes())
+}
+
 /// A direct-delivery event.
 pub fn direct(doc: &Value) -> Value {
     json!({"awslogs": {"data": encode(doc)}})
@@ -159,21 +182,36 @@ pub fn sqs(bodies: &[String]) -> Value {
     json!({ "Records": records })
 }
 
-/// The document a `data` field carries, if it decodes (base64 → gzip → JSON).
-fn try_decode(data: &Value) -> Option<Value> {
+/// The documents a `data` field carries, if it decodes (base64 → gzip, every member, or plain
+/// text as Firehose's decompression leaves it → one or more JSON documents with a
+/// `messageType`), and whether it was gzip.
+fn try_decode(data: &Value) -> Option<(Vec<Value>, bool)> {
     let raw = base64::engine::general_purpose::STANDARD
         .decode(data.as_str()?)
         .ok()?;
-    let mut out = Vec::new();
-    MultiGzDecoder::new(&raw[..]).read_to_end(&mut out).ok()?;
-    serde_json::from_slice(&out).ok()
+    let gzipped = raw.starts_with(&[0x1f, 0x8b]);
+    let text = if gzipped {
+        let mut out = Vec::new();
+        MultiGzDecoder::new(&raw[..]).read_to_end(&mut out).ok()?;
+        out
+    } else {
+        raw
+    };
+    let docs = serde_json::Deserializer::from_slice(&text)
+        .into_iter::<Value>()
+        .collect::<Result<Vec<Value>, _>>()
+        .ok()?;
+    (!docs.is_empty() && docs.iter().all(|d| d.get("messageType").is_some()))
+        .then_some((docs, gzipped))
 }
 
-/// The documents embedded in an event of any shape (undecodable ones skipped).
+/// The documents embedded in an event of any shape (undecodable ones skipped), in order.
 pub fn documents(event: &Value) -> Vec<Value> {
     let mut docs = Vec::new();
     let mut e = event.clone();
-    for_each_data(&mut e, |d| docs.extend(try_decode(d)));
+    for_each_data(&mut e, |d| {
+        docs.extend(try_decode(d).map(|(d, _)| d).unwrap_or_default())
+    });
     docs
 }
 
@@ -198,8 +236,15 @@ pub fn restamp(mut event: Value, newest: i64) -> Value {
         .max();
     let Some(max) = max else { return event };
     let shift = newest - max;
+    // Records of one document are re-encoded as they came (gzip or plain); others are left as
+    // they are (only the Firehose path, which writes nothing to CloudWatch Logs, takes them).
     for_each_data(&mut event, |d| {
-        let Some(mut doc) = try_decode(d) else { return };
+        let Some((docs, gzipped)) = try_decode(d) else {
+            return;
+        };
+        let Ok([mut doc]) = <[Value; 1]>::try_from(docs) else {
+            return;
+        };
         if let Some(Value::Array(evs)) = doc.get_mut("logEvents") {
             for e in evs {
                 if let Some(t) = e["timestamp"].as_i64() {
@@ -207,7 +252,11 @@ pub fn restamp(mut event: Value, newest: i64) -> Value {
                 }
             }
         }
-        *d = Value::String(encode(&doc));
+        *d = Value::String(if gzipped {
+            encode(&doc)
+        } else {
+            plain(&[doc], "")
+        });
     });
     event
 }

@@ -577,7 +577,8 @@ def expanded(samples: Any, path: Path) -> Any:
     return event
 
 
-SAMPLE_FILES = ["direct.json", "control-message.json", "kinesis.json", "firehose.json", "direct-secrets.json"]
+SAMPLE_FILES = ["direct.json", "control-message.json", "kinesis.json", "firehose.json",
+                "firehose-decompressed.json", "direct-secrets.json"]
 
 
 def test_committed_samples_match_the_generator(tmp_path: Path) -> None:
@@ -601,6 +602,14 @@ def test_sample_contents() -> None:
     assert [p.get("policyLevel") for p in kinesis] == [None, None, "ACCOUNT_LEVEL_POLICY"]
     firehose = [r["data"]["messageType"] for r in expanded(samples, ROOT / "events" / "firehose.json")["records"]]
     assert firehose == ["DATA_MESSAGE", "DATA_MESSAGE", "CONTROL_MESSAGE"]
+    # Firehose's own decompression on: each record is a document's plain JSON, base64 only.
+    raw = json.loads((ROOT / "events" / "firehose-decompressed.json").read_text(encoding="utf-8"))
+    for record in raw["records"]:
+        plain = base64.b64decode(record["data"])
+        assert plain[:2] != b"\x1f\x8b" and json.loads(plain)["messageType"] == "DATA_MESSAGE"
+    decompressed = [r["data"]["logGroup"]
+                    for r in expanded(samples, ROOT / "events" / "firehose-decompressed.json")["records"]]
+    assert decompressed == ["/aws/lambda/orders-api", "/aws/ecs/payments", "/aws/lambda/inventory-sync"]
 
 
 @pytest.mark.parametrize("name", SAMPLE_FILES)

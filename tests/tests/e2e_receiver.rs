@@ -102,6 +102,17 @@ async fn every_sample_shape_through_the_runtime_api() {
             .all(|r| r["result"] == "Ok" || r["result"] == "Dropped")
     );
 
+    // Firehose with its own decompression on: plain JSON records, answered the same way.
+    let decompressed = payloads::sample("firehose-decompressed.json");
+    let docs = payloads::documents(&decompressed);
+    let out = f.api.invoke(decompressed, TIMEOUT).await.response();
+    let records = out["records"].as_array().unwrap();
+    assert_eq!(records.len(), docs.len());
+    for (r, d) in records.iter().zip(&docs) {
+        assert_eq!(r["result"], "Ok");
+        assert_eq!(ndjson(r).len(), d["logEvents"].as_array().unwrap().len());
+    }
+
     // Replay of the on-failure queue: the failed delivery is shipped again; the Kinesis
     // batch's record and the broken body are the batch item failures.
     let replay = payloads::sample("replay-sqs.json");
@@ -140,10 +151,139 @@ async fn every_sample_shape_through_the_runtime_api() {
     assert!(message.contains("accepted shapes"), "{message}");
 
     let s = f.summaries();
-    assert_eq!(s.len(), 6, "one summary per invocation: {s:#?}");
+    assert_eq!(s.len(), 7, "one summary per invocation: {s:#?}");
     assert!(s.iter().all(conserved), "{s:#?}");
     assert_eq!(s[1]["control_messages"], 1);
     Moto::shared().assert_no_violations(&target).await;
+}
+
+/// A Firehose answer record's NDJSON lines, read back.
+fn ndjson(record: &Value) -> Vec<Value> {
+    let text = String::from_utf8(payloads::unb64(record["data"].as_str().unwrap())).unwrap();
+    assert!(text.is_empty() || text.ends_with('\n'), "{text:?}");
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn firehose_records_firehose_already_decompressed_through_the_runtime_api() {
+    let f = start(&[("TARGET_LOG_GROUP", "/central/unused")]).await;
+    let now = now_ms();
+    let a = payloads::document(
+        "/aws/lambda/a",
+        "sa",
+        &[(now, "a one".into()), (now + 1, "a \"two\" ü".into())],
+    );
+    let b = payloads::document("/aws/ecs/b", "sb", &[(now + 2, "b one".into())]);
+    let b_text = b.to_string();
+    let junk_after_gzip = {
+        let mut bytes = payloads::gzip(a.to_string().as_bytes());
+        bytes.extend_from_slice(b"junk");
+        payloads::b64(&bytes)
+    };
+    let event = payloads::firehose(&[
+        // Firehose's decompression on: one document, plain.
+        payloads::plain(std::slice::from_ref(&a), ""),
+        // Two plain documents, whitespace around and between.
+        payloads::b64(format!("\n{a}\r\n\n  {b}\n").as_bytes()),
+        // Two gzip members, one document each.
+        payloads::members(&[a.clone(), b.clone()]),
+        // Firehose's message extraction on as well: the messages alone, a line each.
+        payloads::extracted(&[
+            "START RequestId: 1 Version: $LATEST",
+            "{\"level\":\"INFO\",\"msg\":\"order received\"}",
+            "",
+            "Zahlung für Bestellung 42 – ✓",
+        ]),
+        // A second document cut short: the record fails whole, the first is not shipped.
+        payloads::b64(format!("{a}\n{}", &b_text[..b_text.len() - 4]).as_bytes()),
+        // Bytes after a gzip member that are not one.
+        junk_after_gzip,
+    ]);
+    let out = f.api.invoke(event.clone(), TIMEOUT).await.response();
+    let records = out["records"].as_array().unwrap();
+    let results: Vec<&str> = records
+        .iter()
+        .map(|r| r["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        results,
+        [
+            "Ok",
+            "Ok",
+            "Ok",
+            "Ok",
+            "ProcessingFailed",
+            "ProcessingFailed"
+        ]
+    );
+    for (r, sent) in records.iter().zip(event["records"].as_array().unwrap()) {
+        assert_eq!(r["recordId"], sent["recordId"]);
+    }
+    // Document lines: the envelope of each event, in order.
+    let line = |doc: &Value, i: usize| {
+        let e = &doc["logEvents"][i];
+        json!({"owner": doc["owner"], "logGroup": doc["logGroup"], "logStream": doc["logStream"],
+               "id": e["id"], "timestamp": e["timestamp"], "message": e["message"]})
+    };
+    let a_lines = vec![line(&a, 0), line(&a, 1)];
+    let ab_lines = vec![line(&a, 0), line(&a, 1), line(&b, 0)];
+    assert_eq!(ndjson(&records[0]), a_lines);
+    assert_eq!(ndjson(&records[1]), ab_lines);
+    assert_eq!(ndjson(&records[2]), ab_lines);
+    // Extracted lines: the message alone; the empty line dropped.
+    assert_eq!(
+        ndjson(&records[3]),
+        [
+            json!({"message": "START RequestId: 1 Version: $LATEST"}),
+            json!({"message": "{\"level\":\"INFO\",\"msg\":\"order received\"}"}),
+            json!({"message": "Zahlung für Bestellung 42 – ✓"}),
+        ]
+    );
+    // A failed record goes back as it came, for Firehose's error output.
+    for i in [4, 5] {
+        assert_eq!(records[i]["data"], event["records"][i]["data"]);
+    }
+    // The function says why, naming the document and the bytes.
+    let warnings: Vec<String> = f
+        .process
+        .json_lines()
+        .iter()
+        .filter(|l| l["level"] == "WARN")
+        .map(|l| {
+            l["fields"]["error"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("document 2 of the record (at byte")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("4 bytes after member 1")),
+        "{warnings:?}"
+    );
+    // Every event accounted for: the failed records' events were never counted in.
+    let s = f.summaries();
+    assert_eq!(s.len(), 1, "{s:#?}");
+    let s = &s[0];
+    assert!(conserved(s), "{s}");
+    assert_eq!(s["shape"], "firehose");
+    assert_eq!(s["events_in"], 2 + 3 + 3 + 4);
+    assert_eq!(s["shipped"], 2 + 3 + 3 + 3);
+    assert_eq!(s["dropped_empty"], 1);
+    assert_eq!(
+        (&s["records_failed"], &s["payloads_failed"]),
+        (&json!(2), &json!(2))
+    );
+    assert_eq!(s["requests"], 0, "nothing written to CloudWatch Logs");
 }
 
 #[tokio::test]

@@ -376,9 +376,20 @@ async fn direct_delivery_fails_the_invocation_when_a_write_fails() {
 
 #[tokio::test]
 async fn firehose_sample_transforms_records() {
+    firehose_sample_is_transformed("firehose.json").await;
+}
+
+/// Firehose's own "decompress CloudWatch Logs records" on: the records are plain JSON, and are
+/// answered as the gzip ones are.
+#[tokio::test]
+async fn firehose_decompressed_sample_transforms_records() {
+    firehose_sample_is_transformed("firehose-decompressed.json").await;
+}
+
+async fn firehose_sample_is_transformed(sample: &str) {
     let target = unique("/central/firehose");
     let r = receiver(&[("TARGET_LOG_GROUP", &target)]).await;
-    let event = payloads::sample("firehose.json");
+    let event = payloads::sample(sample);
     let ids: Vec<String> = event["records"]
         .as_array()
         .unwrap()
@@ -386,6 +397,7 @@ async fn firehose_sample_transforms_records() {
         .map(|r| r["recordId"].as_str().unwrap().to_string())
         .collect();
     let docs = payloads::documents(&event);
+    assert_eq!(docs.len(), ids.len(), "one document per record");
     let Outcome { result, summary } = r.invoke(event, at(now_ms())).await;
     let out = result.unwrap();
     let records = out["records"].as_array().unwrap();
@@ -579,6 +591,68 @@ async fn malformed_payloads_fail_with_their_cause() {
             .to_string()
             .contains("(source /aws/lambda/src / s9)")
     );
+}
+
+#[tokio::test]
+async fn gzip_members_are_read_whole_and_a_delivery_holds_one_document() {
+    // A payload is a gzip stream: every member of it is read. A direct delivery or a Kinesis
+    // record carries one document: split across members it is shipped, two documents are
+    // refused naming why (never the first alone).
+    let target = unique("/central/members");
+    let r = receiver(&[
+        ("TARGET_LOG_GROUP", &target),
+        ("TARGET_LOG_STREAM", "{logStream}"),
+    ])
+    .await;
+    let now = now_ms();
+    let doc = |stream: &str| {
+        payloads::document(
+            "/aws/lambda/a",
+            stream,
+            &[
+                (now - 2, format!("{stream} one")),
+                (now - 1, format!("{stream} two")),
+            ],
+        )
+    };
+    let split = |stream: &str| {
+        let text = doc(stream).to_string();
+        let (a, b) = text.split_at(text.len() / 2);
+        payloads::b64(&[payloads::gzip(a.as_bytes()), payloads::gzip(b.as_bytes())].concat())
+    };
+    let two = payloads::members(&[doc("x"), doc("y")]);
+
+    let Outcome { result, summary } = r
+        .invoke(json!({"awslogs": {"data": split("direct")}}), at(now))
+        .await;
+    assert_eq!(result.unwrap(), Value::Null);
+    assert_eq!(
+        messages(&target, "direct").await,
+        ["direct one", "direct two"]
+    );
+    assert_conserved(&summary);
+
+    let Outcome { result, summary } = r.invoke(json!({"awslogs": {"data": two}}), at(now)).await;
+    let err = result.unwrap_err().to_string();
+    assert!(
+        err.contains("more than one subscription document") && err.contains("exactly one"),
+        "{err}"
+    );
+    assert_eq!((summary.events_in, summary.shipped), (0, 0));
+    assert_conserved(&summary);
+
+    let event = payloads::kinesis(&[split("kinesis"), payloads::members(&[doc("k1"), doc("k2")])]);
+    let seq = event["Records"][1]["kinesis"]["sequenceNumber"].clone();
+    let Outcome { result, summary } = r.invoke(event, at(now)).await;
+    assert_eq!(
+        result.unwrap(),
+        json!({"batchItemFailures": [{"itemIdentifier": seq}]})
+    );
+    assert_eq!(
+        messages(&target, "kinesis").await,
+        ["kinesis one", "kinesis two"]
+    );
+    assert_conserved(&summary);
 }
 
 #[tokio::test]

@@ -21,10 +21,46 @@ const MAX_DEPTH: usize = 128;
 
 /// Reads `text` as a subscription document, or returns `None` for the serde path to decide.
 pub(super) fn parse(text: &str) -> Option<SubscriptionPayload<'_>> {
-    let mut r = Reader { s: text, i: 0 };
-    let doc = r.document()?;
+    let (doc, end) = parse_at(text, 0)?;
+    let mut r = Reader { s: text, i: end };
     r.ws();
     (r.i == text.len()).then_some(doc)
+}
+
+/// Reads the subscription document that starts at byte `at` of `text` (whitespace before it
+/// skipped), and the byte just past it; or `None` for the serde path to decide. What follows
+/// the document is not looked at: a record may hold several one after another.
+pub(super) fn parse_at(text: &str, at: usize) -> Option<(SubscriptionPayload<'_>, usize)> {
+    let mut r = Reader { s: text, i: at };
+    let doc = r.document()?;
+    Some((doc, r.i))
+}
+
+/// Whether the JSON object that starts at byte `at` of `text` (whitespace before it skipped)
+/// has the top-level key `key`, as serde_json would read the key (escapes undone). It stops at
+/// that key: the rest of the object is not read. `None` when the text is not an object as far
+/// as this reader can tell before finding the key (malformed, or nested past [`MAX_DEPTH`]).
+pub(super) fn object_has_key(text: &str, at: usize, key: &str) -> Option<bool> {
+    let mut r = Reader { s: text, i: at };
+    r.eat(b'{')?;
+    r.ws();
+    if r.peek()? == b'}' {
+        return Some(false);
+    }
+    loop {
+        let k = r.string()?;
+        r.eat(b':')?;
+        if k.text() == key {
+            return Some(true);
+        }
+        r.skip(1)?;
+        r.ws();
+        match r.peek()? {
+            b',' => r.i += 1,
+            b'}' => return Some(false),
+            _ => return None,
+        }
+    }
 }
 
 /// Fills an empty slot. A field seen twice is an error for serde (and ambiguous): refused.
@@ -431,6 +467,22 @@ mod tests {
             let fast = parse(&doc);
             prop_assert!(fast.is_some(), "the fast reader refused a valid document: {}", doc);
             agree(&doc)?;
+        }
+
+        #[test]
+        fn a_document_is_read_from_where_it_starts_to_where_it_ends(
+            doc in document(),
+            before in "[a-z ]{0,5}",
+            after in "\\PC{0,20}",
+        ) {
+            // Whatever comes before (skipped by `at`) and after (not looked at), the document
+            // reads as it reads alone, and ends at its closing brace.
+            let text = format!("{before}{doc}{after}");
+            let (read, end) = parse_at(&text, before.len()).expect("a valid document");
+            prop_assert_eq!(Some(read), parse(&doc));
+            prop_assert_eq!(&text[before.len()..end], doc.trim_end());
+            prop_assert_eq!(object_has_key(&text, before.len(), "messageType"), Some(true));
+            prop_assert_eq!(object_has_key(&text, before.len(), "nope"), Some(false));
         }
 
         #[test]
