@@ -144,7 +144,7 @@ pub const DETECTORS: &[Detector] = &[
     },
     Detector {
         name: "ipv6",
-        matches: "an IPv6 address with at least three groups written (so `::1`, `fe80::1` and `std::vec` are not), compressed or not, an IPv4 tail allowed",
+        matches: "an IPv6 address, compressed or not, an IPv4 tail allowed, with at least three groups written and a decimal digit (so `::1`, `fe80::1`, `std::vec` and `Add::add` are not)",
         pattern: r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.[0-9]{1,3}){0,3}",
         group: 0,
         check: ipv6_check,

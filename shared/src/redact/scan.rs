@@ -91,6 +91,37 @@ fn starts_ci(s: &[u8], word: &[u8]) -> bool {
             .all(|(a, w)| a.to_ascii_lowercase() == *w)
 }
 
+/// The address run around the digit at `i` (not before `*measured`, where the last one
+/// measured ended): [`IPV4`] when it holds 3 dots, [`IPV6`] when it holds `::` or 7 colons.
+fn address(e: &[u8], i: usize, measured: &mut usize) -> Mask {
+    let mut start = i;
+    while start > *measured && is_address(e[start - 1]) {
+        start -= 1;
+    }
+    let mut end = start;
+    let (mut dots, mut colons, mut double) = (0, 0, false);
+    while end < e.len() && is_address(e[end]) {
+        match e[end] {
+            b'.' => dots += 1,
+            b':' => {
+                colons += 1;
+                double |= end > start && e[end - 1] == b':';
+            }
+            _ => {}
+        }
+        end += 1;
+    }
+    *measured = end;
+    let mut mask = 0;
+    if dots >= 3 {
+        mask |= IPV4;
+    }
+    if double || colons >= 7 {
+        mask |= IPV6;
+    }
+    mask
+}
+
 /// The detectors that could match the message whose escaped text is `e`.
 pub fn candidates(e: &[u8]) -> Mask {
     let mut mask = 0;
@@ -137,50 +168,37 @@ pub fn candidates(e: &[u8]) -> Mask {
                 }
             }
             _ => {
-                // A digit. The address run around it, once per run.
-                if i >= address_end {
-                    let mut start = i;
-                    while start > address_end && is_address(e[start - 1]) {
-                        start -= 1;
-                    }
-                    let mut end = start;
-                    let (mut dots, mut colons, mut double) = (0, 0, false);
-                    while end < e.len() && is_address(e[end]) {
-                        match e[end] {
-                            b'.' => dots += 1,
-                            b':' => {
-                                colons += 1;
-                                double |= end > start && e[end - 1] == b':';
-                            }
-                            _ => {}
-                        }
-                        end += 1;
-                    }
-                    if dots >= 3 {
-                        mask |= IPV4;
-                    }
-                    if double || colons >= 7 {
-                        mask |= IPV6;
-                    }
-                    address_end = end;
-                }
-                // The card run from this digit: digits, single spaces or dashes between them.
+                // A digit: the card run from it (digits, single spaces or dashes between them),
+                // and where its first digits end.
                 let mut digits = 0;
+                let mut first_end = None;
                 let mut j = i;
                 while j < e.len() {
                     if e[j].is_ascii_digit() {
                         digits += 1;
                         j += 1;
-                    } else if matches!(e[j], b' ' | b'-')
-                        && e.get(j + 1).is_some_and(u8::is_ascii_digit)
-                    {
-                        j += 1;
                     } else {
-                        break;
+                        first_end.get_or_insert(j);
+                        if matches!(e[j], b' ' | b'-')
+                            && e.get(j + 1).is_some_and(u8::is_ascii_digit)
+                        {
+                            j += 1;
+                        } else {
+                            break;
+                        }
                     }
                 }
                 if digits >= 13 {
                     mask |= CARD;
+                }
+                // An address run is measured only where the digits touch an address character
+                // other than a digit (most numbers in logs do not), and once per run.
+                let first_end = first_end.unwrap_or(j);
+                let touches = |k: Option<&u8>| k.is_some_and(|&b| !b.is_ascii_digit() && is_address(b));
+                if i >= address_end
+                    && (touches(e.get(first_end)) || touches(i.checked_sub(1).map(|k| &e[k])))
+                {
+                    mask |= address(e, i, &mut address_end);
                 }
                 i = j;
                 continue;

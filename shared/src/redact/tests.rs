@@ -506,3 +506,34 @@ fn the_pass_finds_each_examples_detector() {
         assert_eq!(scan::candidates(escaped(text, 0).as_bytes()), 0, "{text}");
     }
 }
+
+/// The README's detector table is the code's: each row names a detector, says what it matches
+/// and gives its pattern as `DETECTORS` has them, in their order, and its example is redacted as
+/// shown.
+#[test]
+fn the_readme_table_is_the_detectors() {
+    let readme = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"),
+    )
+    .unwrap();
+    let rows: Vec<&str> = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("| detector | what it matches | pattern | example |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    assert_eq!(rows.len(), DETECTORS.len(), "one row per detector");
+    let md = |t: &str| t.replace('|', "\\|");
+    for (row, d) in rows.iter().zip(DETECTORS) {
+        let (text, want) = d.examples[0];
+        let expected = format!(
+            "| `{}` | {} | `{}` | `{}` → `{}` |",
+            d.name,
+            md(d.matches),
+            md(d.pattern),
+            md(text),
+            md(want)
+        );
+        assert_eq!(*row, expected);
+    }
+}
