@@ -160,6 +160,7 @@ pub const DETECTORS: &[Detector] = &[
                 "[[REDACTED:ipv6]]:443",
             ),
             ("::ffff:192.0.2.128", "[REDACTED:ipv6]"),
+            ("0:0:0:0:0:ffff:192.0.2.1", "[REDACTED:ipv6]"),
             (
                 "at fe80::1c2a:3bff:fe4d:5e6f: refused",
                 "at [REDACTED:ipv6]: refused",
@@ -214,6 +215,8 @@ pub const DETECTORS: &[Detector] = &[
             "4111 1111 1111 1111 1",
             "41111111111111110",
             "9111111111111111",
+            "527395777117 1.2.3",
+            "1.4111111111111111",
         ],
     },
 ];
@@ -321,9 +324,16 @@ fn card_check(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
     if glued(byte_before(text, start)) || glued(byte_at(text, end)) {
         return None;
     }
-    // "4111 1111 1111 1111-5": a separator and more digits after: part of something longer.
-    if matches!(byte_at(text, end), Some(b' ' | b'-'))
-        && byte_at(text, end + 1).is_some_and(|b| b.is_ascii_digit())
+    // "4111 1111 1111 1111-5", "…1111 1.5": a separator or a decimal point and more digits
+    // after, or a number and a point before: part of something longer.
+    let digit = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_digit());
+    if matches!(byte_at(text, end), Some(b' ' | b'-' | b'.' | b','))
+        && digit(byte_at(text, end + 1))
+    {
+        return None;
+    }
+    if matches!(byte_before(text, start), Some(b'.' | b','))
+        && digit(start.checked_sub(1).and_then(|s| byte_before(text, s)))
     {
         return None;
     }
