@@ -8,9 +8,10 @@
 //! JSON with its keys in place: `\u0040` inside one of its strings is an `@` too, and a number
 //! that is a card becomes the string `"[REDACTED:card]"`.
 //!
-//! Cost: a message no rule matches is read once by each rule (the regex crate's prefilters
-//! skip most of the text for most detectors) and kept as it came, byte for byte and without a
-//! copy. Only a message with a match is copied, rewritten and escaped again.
+//! Cost: one pass over a message as it travels, still escaped ([`scan`]), tells which detectors
+//! could match it; only those run ([`Redactor::redact_escaped`]), and a message none could
+//! match is kept as it came, byte for byte, neither unescaped nor copied. Only a message with a
+//! match is copied, rewritten and escaped again. Custom rules run on every message.
 
 pub mod detectors;
 pub mod scan;
