@@ -212,10 +212,12 @@ where
         attempts += 1;
         let last = match tokio::time::timeout(remaining, op()).await {
             Err(_) => {
-                return Err(RetryError::Deadline {
-                    attempts,
-                    last: "the attempt was still running".into(),
-                });
+                // Cut off by the deadline: still say what the calls were being retried for.
+                let last = match previous {
+                    Some(p) => format!("the attempt was still running; the one before met {p}"),
+                    None => "the attempt was still running".into(),
+                };
+                return Err(RetryError::Deadline { attempts, last });
             }
             Ok(Ok(v)) => return Ok(v),
             Ok(Err(e)) => match classify(&e) {
@@ -261,6 +263,47 @@ mod tests {
             .filter(|_| b.delay(10) < Duration::from_millis(250))
             .count();
         assert!((150..350).contains(&small), "{small}");
+    }
+
+    /// The deadline cuts an attempt off while it runs (a slow answer): the error still says
+    /// what the attempt before it met, which is why the calls were being retried.
+    #[tokio::test]
+    async fn a_deadline_during_an_attempt_still_names_the_error_before_it() {
+        use aws_sdk_cloudwatchlogs::operation::put_log_events::PutLogEventsError;
+        let mut calls = 0;
+        let mut stats = RetryStats::default();
+        let backoff = Backoff {
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(1),
+        };
+        let result: Result<(), RetryError<PutLogEventsError>> = retry_classified(
+            Deadline::after(Duration::from_millis(300)),
+            backoff,
+            &mut stats,
+            |_| Class::Throttle,
+            || {
+                calls += 1;
+                let first = calls == 1;
+                async move {
+                    if first {
+                        Err(SdkError::construction_failure(
+                            "ThrottlingException: slow down",
+                        ))
+                    } else {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                        Ok(())
+                    }
+                }
+            },
+        )
+        .await;
+        let err = result.unwrap_err().to_string();
+        assert!(
+            err.contains("the attempt was still running; the one before met")
+                && err.contains("slow down"),
+            "{err}"
+        );
+        assert_eq!((calls, stats.throttles), (2, 1));
     }
 
     #[test]
