@@ -1211,6 +1211,12 @@ fn decide(
     Some(
         match redactor.redact_escaped(ev.message.escaped(), counts) {
             None => Content::Original,
+            // A custom rule with an empty replacement can leave nothing, and the service
+            // refuses empty messages: dropped as any empty message is.
+            Some(redacted) if redacted.is_empty() => {
+                summary.dropped.empty += 1;
+                return None;
+            }
             Some(redacted) => {
                 summary.redacted += 1;
                 Content::Redacted(redacted)
@@ -1627,6 +1633,22 @@ mod tests {
             kept.iter().map(|e| e.timestamp).collect::<Vec<_>>(),
             again.iter().map(|e| e.timestamp).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn a_message_redaction_leaves_empty_is_dropped_as_empty() {
+        let doc = doc_of(&[("1", "o-123456"), ("2", "keep o-654321")]);
+        let c = config(&[
+            ("TARGET_LOG_GROUP", "/c"),
+            (
+                "REDACT_RULES",
+                r#"[{"name":"id","pattern":"o-[0-9]{6}","replacement":""}]"#,
+            ),
+        ]);
+        let (events, summary) = routed(&c, &doc);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].message.text(), "keep ");
+        assert_eq!((summary.dropped.empty, summary.redacted), (1, 1));
     }
 
     #[test]
