@@ -883,11 +883,7 @@ pub fn route(
     let events = targets.entry(key.clone()).or_default();
     let routed_before = events.len();
     let limit = config.limits.max_decoded_bytes;
-    let mut counts = config
-        .redactor
-        .as_ref()
-        .map(|r| r.counts())
-        .unwrap_or_default();
+    let mut counts = redaction_counts(config);
     // New text (envelopes, redacted messages): refused past the limit, see above.
     let mut bytes = 0usize;
     let mut too_large = None;
@@ -928,11 +924,10 @@ pub fn route(
             let prefix = envelope_prefix(src);
             let mut text = String::new();
             for ev in &payload.log_events {
-                let redacted = match decide(config, ev, summary, &mut counts) {
-                    None => continue,
-                    Some(Content::Original) => None,
-                    Some(Content::Redacted(t)) => Some(t),
+                let Some(content) = decide(config, ev, summary, &mut counts) else {
+                    continue;
                 };
+                let redacted = content.redacted();
                 text.clear();
                 envelope_into(&prefix, ev, redacted.as_deref(), true, &mut text);
                 let message = Message::from_text(&text);
@@ -987,17 +982,12 @@ fn firehose_lines(
     };
     let prefix = envelope_prefix(src);
     let mut lines = 0;
-    let mut counts = config
-        .redactor
-        .as_ref()
-        .map(|r| r.counts())
-        .unwrap_or_default();
+    let mut counts = redaction_counts(config);
     for ev in &payload.log_events {
-        let redacted = match decide(config, ev, summary, &mut counts) {
-            None => continue,
-            Some(Content::Original) => None,
-            Some(Content::Redacted(t)) => Some(t),
+        let Some(content) = decide(config, ev, summary, &mut counts) else {
+            continue;
         };
+        let redacted = content.redacted();
         envelope_into(&prefix, ev, redacted.as_deref(), false, out.stage);
         out.stage.push('\n');
         lines += 1;
@@ -1052,11 +1042,7 @@ fn firehose_text_lines<'m>(
 ) -> Option<u64> {
     let mut escaped = String::new();
     let mut lines = 0;
-    let mut counts = config
-        .redactor
-        .as_ref()
-        .map(|r| r.counts())
-        .unwrap_or_default();
+    let mut counts = redaction_counts(config);
     for text in messages {
         summary.events_in += 1;
         let message = EscapedStr::escaping(text, &mut escaped);
@@ -1176,6 +1162,26 @@ enum Content {
     Original,
     /// Its message's text with something redacted.
     Redacted(String),
+}
+
+impl Content {
+    /// The redacted text, if any.
+    fn redacted(self) -> Option<String> {
+        match self {
+            Content::Original => None,
+            Content::Redacted(t) => Some(t),
+        }
+    }
+}
+
+/// A zero count per redaction rule of `config` (none without `REDACT`/`REDACT_RULES`), for
+/// one payload's replacements ([`Summary::add_redactions`]).
+fn redaction_counts(config: &ReceiverConfig) -> crate::redact::Counts {
+    config
+        .redactor
+        .as_ref()
+        .map(|r| r.counts())
+        .unwrap_or_default()
 }
 
 /// Whether `ev` is shipped, and with what message; counts it as dropped when not. In order:
