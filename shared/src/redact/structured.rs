@@ -29,8 +29,11 @@ pub fn redact(r: &Redactor, text: &str, mask: Mask, counts: &mut [u64]) -> Optio
     while i < b.len() {
         match b[i] {
             b'"' => {
-                let end = string_end(b, i + 1);
-                let inner = json::unescape(&text[i + 1..end]);
+                // Valid JSON (`is_json`): every string is closed.
+                let Some((end, content)) = json::scan_string(text, i + 1) else {
+                    break;
+                };
+                let inner = content.text();
                 let is_key = b[(end + 1).min(b.len())..]
                     .iter()
                     .find(|c| !c.is_ascii_whitespace())
@@ -79,18 +82,4 @@ pub fn redact(r: &Redactor, text: &str, mask: Mask, counts: &mut [u64]) -> Optio
     }
     out.push_str(&text[copied..]);
     Some(out)
-}
-
-/// The index of the quote closing the string whose content starts at `from` (or the end of
-/// the text, which valid JSON never reaches).
-fn string_end(b: &[u8], from: usize) -> usize {
-    let mut i = from;
-    while i < b.len() {
-        match b[i] {
-            b'\\' => i += 2,
-            b'"' => return i,
-            _ => i += 1,
-        }
-    }
-    b.len()
 }
