@@ -116,6 +116,45 @@ impl PartialEq<&str> for EscapedStr<'_> {
     }
 }
 
+/// An owned [`EscapedStr`] of text made here: a redacted message.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EscapedString {
+    escaped: String,
+    len: usize,
+}
+
+impl EscapedString {
+    /// Escapes `text`.
+    pub fn from_text(text: &str) -> Self {
+        let mut escaped = String::with_capacity(text.len() + 8);
+        escape_into(text, &mut escaped);
+        Self {
+            escaped,
+            len: text.len(),
+        }
+    }
+
+    /// Escaped content as it is and the length of its text, which the caller knows (the
+    /// redactor rewrites escaped text without unescaping it).
+    pub(crate) fn from_parts(escaped: String, len: usize) -> Self {
+        debug_assert_eq!(unescape(&escaped).len(), len, "{escaped:?}");
+        Self { escaped, len }
+    }
+
+    pub fn as_escaped(&self) -> EscapedStr<'_> {
+        EscapedStr {
+            escaped: &self.escaped,
+            len: self.len,
+        }
+    }
+}
+
+impl fmt::Debug for EscapedString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.as_escaped().fmt(f)
+    }
+}
+
 /// An owned [`EscapedStr`]: the message of a log event on its way to PutLogEvents.
 ///
 /// The escaped text lives in a shared buffer: the messages of one payload are ranges of the
@@ -222,6 +261,12 @@ impl Eq for Message {}
 impl fmt::Debug for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "\"{}\"", self.escaped())
+    }
+}
+
+impl From<EscapedString> for Message {
+    fn from(s: EscapedString) -> Self {
+        Self::whole(s.escaped, s.len)
     }
 }
 
@@ -827,6 +872,22 @@ pub fn unescape(escaped: &str) -> Cow<'_, str> {
         i += used;
     }
     Cow::Owned(out)
+}
+
+/// The number of escapes in escaped content when each is `\"` or `\\`, `None` when it has any
+/// other: then the text differs from the escaped content only where it has a quote or a
+/// backslash, each written as that character after a backslash.
+pub fn quote_escapes(escaped: &str) -> Option<usize> {
+    let b = escaped.as_bytes();
+    let (mut n, mut i) = (0, 0);
+    while let Some(at) = memchr::memchr(b'\\', &b[i..]).map(|p| i + p) {
+        if !matches!(b.get(at + 1), Some(b'"' | b'\\')) {
+            return None;
+        }
+        n += 1;
+        i = at + 2;
+    }
+    Some(n)
 }
 
 /// Appends `text` escaped as JSON string content (no quotes), as serde_json escapes it:

@@ -37,7 +37,7 @@ use crate::decode::{
 use crate::doc::SharedDoc;
 use crate::emf::{MetricRecord, Unit};
 use crate::failure::{ErrorType, Typed};
-use crate::json::{self, EscapedStr, JsonText, Message};
+use crate::json::{self, EscapedStr, EscapedString, JsonText, Message};
 use crate::writer::{Rejected, StreamBatch, WriteContext, WriteError, WriteReport, Writer};
 
 /// Lambda's limit on a synchronous invocation's response (the bytes AWS names in the error):
@@ -901,7 +901,7 @@ pub fn route(
                     Some(Content::Original) => Message::within(&mut refs, ev.message)
                         .unwrap_or_else(|| Message::from_escaped(ev.message)),
                     Some(Content::Redacted(text)) => {
-                        let message = Message::from_text(&text);
+                        let message = Message::from(text);
                         bytes += message.escaped().len();
                         if bytes > limit {
                             too_large = Some(ReceiverError::RedactedTooLarge {
@@ -929,7 +929,8 @@ pub fn route(
                 };
                 let redacted = content.redacted();
                 text.clear();
-                envelope_into(&prefix, ev, redacted.as_deref(), true, &mut text);
+                let redacted = redacted.as_ref().map(EscapedString::as_escaped);
+                envelope_into(&prefix, ev, redacted, true, &mut text);
                 let message = Message::from_text(&text);
                 bytes += message.escaped().len();
                 if bytes > limit {
@@ -988,7 +989,8 @@ fn firehose_lines(
             continue;
         };
         let redacted = content.redacted();
-        envelope_into(&prefix, ev, redacted.as_deref(), false, out.stage);
+        let redacted = redacted.as_ref().map(EscapedString::as_escaped);
+        envelope_into(&prefix, ev, redacted, false, out.stage);
         out.stage.push('\n');
         lines += 1;
         if out.len() > budget {
@@ -1053,19 +1055,16 @@ fn firehose_text_lines<'m>(
             timestamp: 0,
             message,
         };
-        match decide(config, &ev, summary, &mut counts) {
-            None => continue,
-            Some(Content::Original) => {
-                out.stage.push_str("{\"message\":\"");
-                out.stage.push_str(ev.message.escaped());
-                out.stage.push_str("\"}\n");
-            }
-            Some(Content::Redacted(t)) => {
-                out.stage.push_str("{\"message\":");
-                json::write_str(&t, out.stage);
-                out.stage.push_str("}\n");
-            }
-        }
+        let Some(content) = decide(config, &ev, summary, &mut counts) else {
+            continue;
+        };
+        let redacted = content.redacted();
+        let message = redacted
+            .as_ref()
+            .map_or(ev.message, EscapedString::as_escaped);
+        out.stage.push_str("{\"message\":\"");
+        out.stage.push_str(message.escaped());
+        out.stage.push_str("\"}\n");
         lines += 1;
         if out.len() > budget {
             return None;
@@ -1160,13 +1159,13 @@ fn target<'p>(
 enum Content {
     /// Its message as it came (escaped, byte for byte).
     Original,
-    /// Its message's text with something redacted.
-    Redacted(String),
+    /// Its message with something redacted.
+    Redacted(EscapedString),
 }
 
 impl Content {
-    /// The redacted text, if any.
-    fn redacted(self) -> Option<String> {
+    /// The redacted message, if any.
+    fn redacted(self) -> Option<EscapedString> {
         match self {
             Content::Original => None,
             Content::Redacted(t) => Some(t),
@@ -1219,7 +1218,7 @@ fn decide(
             None => Content::Original,
             // A custom rule with an empty replacement can leave nothing, and the service
             // refuses empty messages: dropped as any empty message is.
-            Some(redacted) if redacted.is_empty() => {
+            Some(redacted) if redacted.as_escaped().is_empty() => {
                 summary.dropped.empty += 1;
                 return None;
             }
@@ -1247,27 +1246,24 @@ pub fn envelope_prefix(src: Source<'_>) -> String {
 
 /// Appends the envelope object of `ev` (after [`envelope_prefix`]): source `owner`, `logGroup`,
 /// `logStream`, event `id`, `timestamp` and `message`, compact JSON. The id and message are
-/// copied escaped, as they came, unless the message was redacted (`redacted` is its new text).
+/// copied escaped, as they came, unless the message was redacted (`redacted` is what it became).
 /// With `embed_json`, a message that is itself a JSON object is embedded as an object (so Logs
 /// Insights and downstream tools see its fields; redaction keeps such a message an object),
 /// otherwise it is a string.
 pub fn envelope_into(
     prefix: &str,
     ev: &SubscriptionLogEvent<'_>,
-    redacted: Option<&str>,
+    redacted: Option<EscapedStr<'_>>,
     embed_json: bool,
     out: &mut String,
 ) {
+    let message = redacted.unwrap_or(ev.message);
     out.push_str(prefix);
     out.push_str(ev.id.escaped());
     out.push_str("\",\"timestamp\":");
     out.push_str(itoa::Buffer::new().format(ev.timestamp));
     out.push_str(",\"message\":");
-    let text = match redacted {
-        Some(t) if embed_json => Some(Cow::Borrowed(t)),
-        None if embed_json => Some(ev.message.text()),
-        _ => None,
-    };
+    let text = embed_json.then(|| message.text());
     match text.as_deref().map(str::trim) {
         Some(t)
             if t.starts_with('{')
@@ -1276,14 +1272,11 @@ pub fn envelope_into(
         {
             out.push_str(t)
         }
-        _ => match redacted {
-            Some(t) => json::write_str(t, out),
-            None => {
-                out.push('"');
-                out.push_str(ev.message.escaped());
-                out.push('"');
-            }
-        },
+        _ => {
+            out.push('"');
+            out.push_str(message.escaped());
+            out.push('"');
+        }
     }
     out.push('}');
 }

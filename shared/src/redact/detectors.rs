@@ -27,6 +27,11 @@ pub struct Detector {
     /// The check of a match the pattern cannot make: given the text and the match's range,
     /// the range to replace, or `None` when it is not one after all.
     pub check: Check,
+    /// Whether the pattern can match a `"` or a `\` (a label's quotes). Any other detector
+    /// finds the same matches, and its check the same neighbours, in escaped text whose only
+    /// escapes are `\"` and `\\` as in the text itself, so it runs on that text as it is
+    /// ([`crate::redact::Redactor::redact_escaped`]).
+    pub quotes: bool,
     /// In a JSON message the label is a key and the secret its string value, two strings:
     /// a key matching this (whole) and a value matching `json_value` (whole) is a match too.
     pub json_key: Option<&'static str>,
@@ -48,6 +53,7 @@ pub const DETECTORS: &[Detector] = &[
         pattern: r#"(?i-u:(?:aws)?[_.-]?secret[_.-]?(?:access[_.-]?)?key)["']?[ \t]*(?:=>|=|:)[ \t]*["']?([A-Za-z0-9/+]{40})"#,
         group: 1,
         check: not_followed_by_base64,
+        quotes: true,
         json_key: Some(r"^(?i-u:(?:aws)?[_.-]?secret[_.-]?(?:access[_.-]?)?key)$"),
         json_value: Some(r"^[A-Za-z0-9/+]{40}$"),
         examples: &[
@@ -72,6 +78,7 @@ pub const DETECTORS: &[Detector] = &[
         pattern: r"(?:AKIA|ASIA)[A-Z0-9]{16}",
         group: 0,
         check: alnum_bounded,
+        quotes: false,
         json_key: None,
         json_value: None,
         examples: &[
@@ -93,6 +100,7 @@ pub const DETECTORS: &[Detector] = &[
         pattern: r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*",
         group: 0,
         check: token_bounded,
+        quotes: false,
         json_key: None,
         json_value: None,
         examples: &[
@@ -110,6 +118,7 @@ pub const DETECTORS: &[Detector] = &[
         pattern: r"(?i-u:bearer)[ \t]+([A-Za-z0-9._~+/-]{8,}=*)",
         group: 1,
         check: bearer_bounded,
+        quotes: false,
         json_key: None,
         json_value: None,
         examples: &[
@@ -134,6 +143,7 @@ pub const DETECTORS: &[Detector] = &[
         pattern: r"[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}",
         group: 0,
         check: email_bounded,
+        quotes: false,
         json_key: None,
         json_value: None,
         examples: &[
@@ -148,6 +158,7 @@ pub const DETECTORS: &[Detector] = &[
         pattern: r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.[0-9]{1,3}){0,3}",
         group: 0,
         check: ipv6_check,
+        quotes: false,
         json_key: None,
         json_value: None,
         examples: &[
@@ -181,6 +192,7 @@ pub const DETECTORS: &[Detector] = &[
         pattern: r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])",
         group: 0,
         check: ipv4_bounded,
+        quotes: false,
         json_key: None,
         json_value: None,
         examples: &[
@@ -201,6 +213,7 @@ pub const DETECTORS: &[Detector] = &[
         pattern: r"[2-6](?:[ -]?[0-9]){12,18}",
         group: 0,
         check: card_check,
+        quotes: false,
         json_key: None,
         json_value: None,
         examples: &[

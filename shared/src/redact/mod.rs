@@ -10,8 +10,11 @@
 //!
 //! Cost: one pass over a message as it travels, still escaped ([`scan`]), tells which detectors
 //! could match it; only those run ([`Redactor::redact_escaped`]), and a message none could
-//! match is kept as it came, byte for byte, neither unescaped nor copied. Only a message with a
-//! match is copied, rewritten and escaped again. Custom rules run on every message.
+//! match is kept as it came, byte for byte, neither unescaped nor copied. A message whose only
+//! escapes are `\"` and `\\` (a log line with quotes) is searched and rewritten as it is, still
+//! escaped: no detector but `aws-secret` can match a quote or a backslash, so each finds there
+//! what it finds in the text. Other messages (and every one when a custom rule, which could
+//! match anything, is configured) are unescaped, rewritten and escaped again.
 
 pub mod detectors;
 pub mod scan;
@@ -21,6 +24,7 @@ use regex::Regex;
 use serde::Deserialize;
 
 use crate::config::ConfigError;
+use crate::json::EscapedString;
 pub use detectors::{DETECTORS, Detector};
 
 /// One rule: a built-in detector or a custom rule of `REDACT_RULES`.
@@ -98,6 +102,8 @@ pub struct Redactor {
     detectors: scan::Mask,
     /// Whether any custom rule is configured (those run on every message).
     custom: bool,
+    /// The bits of the detectors that can match a quote ([`Detector::quotes`]).
+    quotes: scan::Mask,
 }
 
 /// How many replacements each rule made, in the order of [`Redactor::rules`].
@@ -145,8 +151,14 @@ impl Redactor {
                 out.push(rule);
             }
         }
+        let quotes = DETECTORS
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.quotes)
+            .fold(0, |m, (i, _)| m | 1 << i);
         Ok((!out.is_empty()).then(|| Self {
             detectors: out.iter().fold(0, |m, r| m | r.bit),
+            quotes,
             custom: out.iter().any(|r| r.bit == 0),
             rules: out,
         }))
@@ -194,9 +206,9 @@ impl Redactor {
     }
 
     /// [`Redactor::redact_message`] of the message whose JSON-escaped text is `escaped`, as
-    /// logship holds it: only the detectors its escaped text could hold a match of run
+    /// logship holds it, escaped: only the detectors its escaped text could hold a match of run
     /// ([`scan`]), and a message none could match (the usual case) is not even unescaped.
-    pub fn redact_escaped(&self, escaped: &str, counts: &mut [u64]) -> Option<String> {
+    pub fn redact_escaped(&self, escaped: &str, counts: &mut [u64]) -> Option<EscapedString> {
         let mask = if self.custom {
             scan::ALL
         } else {
@@ -205,7 +217,20 @@ impl Redactor {
         if mask == 0 && !self.custom {
             return None;
         }
-        self.redact_message_masked(&crate::json::unescape(escaped), mask, counts)
+        // Plain text whose only escapes are quotes and backslashes, for detectors that match
+        // neither: rewritten as it is (their replacements need no escaping:
+        // `the_detectors_marked_quotes_are_the_ones_that_can_match_one`), and the escapes it had are still all it has.
+        let plain = !matches!(escaped.trim_start().as_bytes().first(), Some(b'{' | b'['));
+        if !self.custom && mask & self.quotes == 0 && plain {
+            if let Some(escapes) = crate::json::quote_escapes(escaped) {
+                let out = self.redact_masked(escaped, mask, counts)?;
+                let len = out.len() - escapes;
+                return Some(EscapedString::from_parts(out, len));
+            }
+        }
+        let text = crate::json::unescape(escaped);
+        self.redact_message_masked(&text, mask, counts)
+            .map(|t| EscapedString::from_text(&t))
     }
 
     fn redact_message_masked(
