@@ -20,6 +20,8 @@ pub mod detectors;
 pub mod scan;
 mod structured;
 
+use std::ops::Range;
+
 use regex::Regex;
 use serde::Deserialize;
 
@@ -48,42 +50,42 @@ impl Rule {
         &self.name
     }
 
-    /// Replaces this rule's matches in `text` into `out` (cleared first); the number of
-    /// replacements (0: `out` holds nothing of use).
-    fn apply(&self, text: &str, out: &mut String) -> u64 {
+    /// Replaces this rule's matches in `text` into `out` (cleared first), searching the ranges
+    /// `within` (in order; none of its matches can cross their ends) and nothing else; the
+    /// number of replacements (0: `out` holds nothing of use).
+    fn apply(
+        &self,
+        text: &str,
+        within: impl Iterator<Item = Range<usize>>,
+        out: &mut String,
+    ) -> u64 {
         out.clear();
-        let mut copied = 0;
-        let mut n = 0;
-        let mut replace = |start: usize, end: usize, out: &mut String| {
+        let (mut copied, mut n) = (0, 0);
+        let mut found = |m: regex::Match<'_>, at: usize, out: &mut String| {
+            let (start, end) = (at + m.start(), at + m.end());
+            let range = match self.check {
+                None => Some((start, end)),
+                Some(check) => check(text, start, end),
+            };
             // An empty match would insert the replacement between characters: never a secret.
-            if end > start && start >= copied {
+            if let Some((start, end)) = range.filter(|&(s, e)| e > s && s >= copied) {
                 out.push_str(&text[copied..start]);
                 out.push_str(&self.replacement);
                 copied = end;
                 n += 1;
             }
         };
-        if self.group == 0 {
-            for m in self.regex.find_iter(text) {
-                let range = match self.check {
-                    None => Some((m.start(), m.end())),
-                    Some(check) => check(text, m.start(), m.end()),
-                };
-                if let Some((start, end)) = range {
-                    replace(start, end, out);
+        for range in within {
+            let haystack = &text[range.clone()];
+            if self.group == 0 {
+                for m in self.regex.find_iter(haystack) {
+                    found(m, range.start, out);
                 }
-            }
-        } else {
-            for caps in self.regex.captures_iter(text) {
-                let Some(m) = caps.get(self.group) else {
-                    continue;
-                };
-                let range = match self.check {
-                    None => Some((m.start(), m.end())),
-                    Some(check) => check(text, m.start(), m.end()),
-                };
-                if let Some((start, end)) = range {
-                    replace(start, end, out);
+            } else {
+                for caps in self.regex.captures_iter(haystack) {
+                    if let Some(m) = caps.get(self.group) {
+                        found(m, range.start, out);
+                    }
                 }
             }
         }
@@ -178,18 +180,31 @@ impl Redactor {
     /// Plain text with every rule applied in turn (each to the previous one's output);
     /// `None` when none matched. Adds to `counts`.
     pub fn redact_plain(&self, text: &str, counts: &mut [u64]) -> Option<String> {
-        self.redact_masked(text, scan::ALL, counts)
+        self.redact_masked(text, scan::ALL, None, counts)
     }
 
-    /// [`Redactor::redact_plain`] with only the detectors in `mask` (and every custom rule).
-    fn redact_masked(&self, text: &str, mask: scan::Mask, counts: &mut [u64]) -> Option<String> {
+    /// [`Redactor::redact_plain`] with only the detectors in `mask` (and every custom rule);
+    /// those of [`scan::ADDRESSES`] search only the `runs` of `text` the pass found, while no
+    /// rule before them has rewritten it.
+    fn redact_masked(
+        &self,
+        text: &str,
+        mask: scan::Mask,
+        runs: Option<&scan::Runs>,
+        counts: &mut [u64],
+    ) -> Option<String> {
         let mut current: Option<String> = None;
         let mut out = String::new();
         for (rule, count) in self.rules.iter().zip(counts.iter_mut()) {
             if rule.bit != 0 && rule.bit & mask == 0 {
                 continue;
             }
-            let n = rule.apply(current.as_deref().unwrap_or(text), &mut out);
+            let source = current.as_deref().unwrap_or(text);
+            let within = runs.filter(|_| current.is_none()).and_then(|r| r.of(rule.bit));
+            let n = match within {
+                Some(within) => rule.apply(source, within, &mut out),
+                None => rule.apply(source, std::iter::once(0..source.len()), &mut out),
+            };
             if n > 0 {
                 *count += n;
                 current = Some(std::mem::take(&mut out));
@@ -209,10 +224,11 @@ impl Redactor {
     /// logship holds it, escaped: only the detectors its escaped text could hold a match of run
     /// ([`scan`]), and a message none could match (the usual case) is not even unescaped.
     pub fn redact_escaped(&self, escaped: &str, counts: &mut [u64]) -> Option<EscapedString> {
+        let mut runs = scan::Runs::default();
         let mask = if self.custom {
             scan::ALL
         } else {
-            scan::candidates(escaped.as_bytes()) & self.detectors
+            scan::candidates_in(escaped.as_bytes(), &mut runs) & self.detectors
         };
         if mask == 0 && !self.custom {
             return None;
@@ -223,7 +239,7 @@ impl Redactor {
         let plain = !matches!(escaped.trim_start().as_bytes().first(), Some(b'{' | b'['));
         if !self.custom && mask & self.quotes == 0 && plain {
             if let Some(escapes) = crate::json::quote_escapes(escaped) {
-                let out = self.redact_masked(escaped, mask, counts)?;
+                let out = self.redact_masked(escaped, mask, Some(&runs), counts)?;
                 let len = out.len() - escapes;
                 return Some(EscapedString::from_parts(out, len));
             }
@@ -241,18 +257,18 @@ impl Redactor {
     ) -> Option<String> {
         let first = text.trim_start().as_bytes().first();
         if !matches!(first, Some(b'{' | b'[')) {
-            return self.redact_masked(text, mask, counts);
+            return self.redact_masked(text, mask, None, counts);
         }
         // Every string's text is a piece of the message unescaped as a whole: when that holds
         // no match, no string does, and the JSON is not walked.
         let mut probe = self.counts();
         let whole = crate::json::unescape(text);
-        self.redact_masked(&whole, mask, &mut probe)?;
+        self.redact_masked(&whole, mask, None, &mut probe)?;
         if structured::is_json(text) {
             return structured::redact(self, text, mask, counts);
         }
         // Not JSON after all: plain text.
-        self.redact_masked(text, mask, counts)
+        self.redact_masked(text, mask, None, counts)
     }
 
     /// The rule whose JSON key-value form `key` and `value` (both whole, unescaped) are: the

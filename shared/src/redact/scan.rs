@@ -234,9 +234,53 @@ fn starts_ci(s: &[u8], word: &[u8]) -> bool {
             .all(|(a, w)| a.to_ascii_lowercase() == *w)
 }
 
+/// The detectors whose every match lies in an address run: all of their matches are in the
+/// runs [`candidates_in`] reports for them.
+pub const ADDRESSES: Mask = IPV4 | IPV6;
+
+/// Most address runs [`Runs`] holds; a message with more is searched whole.
+const MAX_RUNS: usize = 8;
+
+/// The address runs (the longest stretches of `0-9 a-f A-F . :` around a place the pass looked
+/// at) that may hold an IPv4 or IPv6 address, each with the detectors of [`ADDRESSES`] it may
+/// hold: an address is letters, digits, dots and colons only, and none of those is ever
+/// escaped, so every match of those detectors lies within one of these ranges of the escaped
+/// text, and they search nothing else.
+#[derive(Debug, Default, Clone)]
+pub struct Runs {
+    at: [(u32, u32, Mask); MAX_RUNS],
+    len: usize,
+    /// More runs than fit, or a pass cut short: search whole.
+    whole: bool,
+}
+
+impl Runs {
+    fn push(&mut self, start: usize, end: usize, mask: Mask) {
+        match (self.at.get_mut(self.len), u32::try_from(end)) {
+            (Some(slot), Ok(end)) => {
+                // `start` ≤ `end`.
+                *slot = (start as u32, end, mask);
+                self.len += 1;
+            }
+            _ => self.whole = true,
+        }
+    }
+
+    /// The ranges of the escaped text where the detector `bit` (one of [`ADDRESSES`]) may
+    /// match, in order; `None` when it must search the whole text.
+    pub fn of(&self, bit: Mask) -> Option<impl Iterator<Item = std::ops::Range<usize>> + '_> {
+        (bit != 0 && bit & ADDRESSES == bit && !self.whole).then(|| {
+            self.at[..self.len]
+                .iter()
+                .filter(move |r| r.2 & bit != 0)
+                .map(|r| r.0 as usize..r.1 as usize)
+        })
+    }
+}
+
 /// The address run around the digit at `i` (not before `*measured`, where the last one
 /// measured ended): [`IPV4`] when it holds 3 dots, [`IPV6`] when it holds `::` or 7 colons.
-fn address(e: &[u8], i: usize, measured: &mut usize) -> Mask {
+fn address(e: &[u8], i: usize, measured: &mut usize, runs: &mut Runs) -> Mask {
     let mut start = i;
     while start > *measured && is_address(e[start - 1]) {
         start -= 1;
@@ -264,6 +308,9 @@ fn address(e: &[u8], i: usize, measured: &mut usize) -> Mask {
     if double || colons >= 7 || (colons >= 6 && dots >= 3) {
         mask |= IPV6;
     }
+    if mask != 0 {
+        runs.push(start, end, mask);
+    }
     mask
 }
 
@@ -276,6 +323,12 @@ fn address(e: &[u8], i: usize, measured: &mut usize) -> Mask {
 /// separators between digits (a card run). A neighbour in the next block counts as a match (a
 /// look too many, never one too few); one in the previous block is known.
 pub fn candidates(e: &[u8]) -> Mask {
+    candidates_in(e, &mut Runs::default())
+}
+
+/// [`candidates`], and where in `e` the detectors of [`ADDRESSES`] may match (`runs`, empty
+/// first).
+pub fn candidates_in(e: &[u8], runs: &mut Runs) -> Mask {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2")
@@ -283,13 +336,13 @@ pub fn candidates(e: &[u8]) -> Mask {
         {
             // SAFETY: the CPU has both features, just checked (the standard library caches
             // what it detects).
-            return unsafe { candidates_avx2(e) };
+            return unsafe { candidates_avx2(e, runs) };
         }
-        scan_blocks(e, masks_sse2)
+        scan_blocks(e, runs, masks_sse2)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        scan_blocks(e, masks_portable)
+        scan_blocks(e, runs, masks_portable)
     }
 }
 
@@ -300,15 +353,19 @@ pub fn candidates(e: &[u8]) -> Mask {
 /// The CPU must have AVX2 and POPCNT.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
-unsafe fn candidates_avx2(e: &[u8]) -> Mask {
+unsafe fn candidates_avx2(e: &[u8], runs: &mut Runs) -> Mask {
     // SAFETY: this function runs only where the CPU has AVX2 (its caller's promise).
-    scan_blocks(e, |w| unsafe { masks_avx2(w) })
+    scan_blocks(e, runs, |w| unsafe { masks_avx2(w) })
 }
 
 /// The pass, with `masks` classifying each block (inlined into each caller, so each gets the
 /// code of its own target features).
 #[inline(always)]
-fn scan_blocks(e: &[u8], masks: impl Fn(&[u8; 64 + LOOKAHEAD]) -> Masks) -> Mask {
+fn scan_blocks(
+    e: &[u8],
+    runs: &mut Runs,
+    masks: impl Fn(&[u8; 64 + LOOKAHEAD]) -> Masks,
+) -> Mask {
     let mut mask = 0;
     let (mut address_end, mut card_end) = (0, 0);
     let (mut prev, mut prev_card, mut prev_quad) = (Masks::default(), 0u64, 0u64);
@@ -329,7 +386,10 @@ fn scan_blocks(e: &[u8], masks: impl Fn(&[u8; 64 + LOOKAHEAD]) -> Masks) -> Mask
             let i = base + literals.trailing_zeros() as usize;
             literals &= literals - 1;
             match literal(e, i) {
-                Some(ALL) => return ALL,
+                Some(ALL) => {
+                    runs.whole = true;
+                    return ALL;
+                }
                 Some(bit) => mask |= bit,
                 None => {}
             }
@@ -365,7 +425,7 @@ fn scan_blocks(e: &[u8], masks: impl Fn(&[u8; 64 + LOOKAHEAD]) -> Masks) -> Mask
             let i = base + address_at.trailing_zeros() as usize;
             address_at &= address_at - 1;
             if i >= address_end {
-                mask |= address(e, i, &mut address_end);
+                mask |= address(e, i, &mut address_end, runs);
             }
         }
         // Bit i of `r13`: bytes i-12..=i are all digits or separators between digits.

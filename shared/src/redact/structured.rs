@@ -42,8 +42,8 @@ pub fn redact(r: &Redactor, text: &str, mask: Mask, counts: &mut [u64]) -> Optio
                     Some(k) if !is_key => r
                         .json_pair(&k, &inner, counts)
                         .map(str::to_owned)
-                        .or_else(|| r.redact_masked(&inner, mask, counts)),
-                    _ => r.redact_masked(&inner, mask, counts),
+                        .or_else(|| r.redact_masked(&inner, mask, None, counts)),
+                    _ => r.redact_masked(&inner, mask, None, counts),
                 };
                 if let Some(red) = red {
                     out.push_str(&text[copied..i]);
@@ -62,7 +62,7 @@ pub fn redact(r: &Redactor, text: &str, mask: Mask, counts: &mut [u64]) -> Optio
                     .iter()
                     .position(|c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
                     .map_or(b.len(), |p| i + p);
-                if let Some(red) = r.redact_masked(&text[i..end], mask, counts) {
+                if let Some(red) = r.redact_masked(&text[i..end], mask, None, counts) {
                     out.push_str(&text[copied..i]);
                     json::write_str(&red, &mut out);
                     copied = end;

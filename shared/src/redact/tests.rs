@@ -500,6 +500,28 @@ proptest! {
     }
 }
 
+/// The address detectors search only the runs the pass found, up to the most it keeps; past
+/// that, and after another rule rewrote the message, the whole message.
+#[test]
+fn addresses_are_found_however_many_runs_the_pass_keeps() {
+    let r = all();
+    for n in [1, 2, 3, 4, 5, 20] {
+        for extra in ["", " bob@example.org", " 4111 1111 1111 1111"] {
+            let text = (0..n)
+                .map(|i| format!("\"10.0.{i}.1\" 2001:db8::{i}:1 1.2.3 12:34:56"))
+                .collect::<Vec<_>>()
+                .join(" ")
+                + extra;
+            let (mut want_counts, mut got_counts) = (r.counts(), r.counts());
+            let want = r.redact_message(&text, &mut want_counts).unwrap();
+            let got = r.redact_escaped(&escaped(&text, 0), &mut got_counts).unwrap();
+            assert_eq!(got.as_escaped().text(), want, "{n} {extra:?}");
+            assert_eq!(got_counts, want_counts);
+            assert!(!want.contains("10.0.") && !want.contains("2001:"), "{want}");
+        }
+    }
+}
+
 /// `quotes` marks exactly the detectors whose patterns can match a quote or a backslash: the
 /// others run on escaped text as it is ([`Redactor::redact_escaped`]).
 #[test]
