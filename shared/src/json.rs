@@ -874,20 +874,64 @@ pub fn unescape(escaped: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// The number of escapes in escaped content when each is `\"` or `\\`, `None` when it has any
-/// other: then the text differs from the escaped content only where it has a quote or a
-/// backslash, each written as that character after a backslash.
-pub fn quote_escapes(escaped: &str) -> Option<usize> {
+/// Whether every escape of escaped content is `\"` or `\\`: then the text differs from it only
+/// where it has a quote or a backslash, each written as that character after a backslash.
+///
+/// 64 bytes at a time with the string scan's masks and [`escapes`]: a JSON-in-JSON message has
+/// an escape every few bytes, too many to look at one by one.
+pub fn only_quote_escapes(escaped: &str) -> bool {
     let b = escaped.as_bytes();
-    let (mut n, mut i) = (0, 0);
-    while let Some(at) = memchr::memchr(b'\\', &b[i..]).map(|p| i + p) {
-        if !matches!(b.get(at + 1), Some(b'"' | b'\\')) {
-            return None;
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just now.
+            return unsafe { only_quote_escapes_avx2(b) };
         }
-        n += 1;
-        i = at + 2;
+        // SAFETY: SSE2 is part of the x86-64 baseline.
+        unsafe { only_quote_escapes_in::<Sse2>(b) }
     }
-    Some(n)
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: NEON is part of the aarch64 baseline.
+    return unsafe { only_quote_escapes_in::<Neon>(b) };
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    // SAFETY: plain integer arithmetic.
+    return unsafe { only_quote_escapes_in::<Swar>(b) };
+}
+
+/// [`only_quote_escapes_in`] with AVX2 masks.
+///
+/// # Safety
+/// The CPU has AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn only_quote_escapes_avx2(b: &[u8]) -> bool {
+    // SAFETY: the caller's.
+    unsafe { only_quote_escapes_in::<Avx2>(b) }
+}
+
+/// # Safety
+/// As [`Blocks::masks`]: the CPU has what `B` uses.
+#[inline(always)]
+unsafe fn only_quote_escapes_in<B: Blocks>(b: &[u8]) -> bool {
+    let mut carry = 0;
+    let mut blocks = b.chunks_exact(64);
+    for block in blocks.by_ref() {
+        // SAFETY: the caller's.
+        let m = unsafe { B::masks(block.try_into().expect("64 bytes")) };
+        let (escaped, escape) = escapes(m.backslash, carry);
+        if escaped & !(m.quote | m.backslash) != 0 {
+            return false;
+        }
+        carry = escape >> 63;
+    }
+    let mut escaping = carry != 0;
+    for &c in blocks.remainder() {
+        if escaping && !matches!(c, b'"' | b'\\') {
+            return false;
+        }
+        escaping = !escaping && c == b'\\';
+    }
+    true
 }
 
 /// Appends `text` escaped as JSON string content (no quotes), as serde_json escapes it:
@@ -1321,6 +1365,28 @@ mod tests {
                 serde.map(|t| (t.len(), t)),
                 "{literal}"
             );
+        }
+    }
+
+    proptest! {
+        /// Escaped content with quotes and backslashes every few bytes, or a tab, a newline or
+        /// a `\u` escape among them: yes in the first case, no in the second.
+        #[test]
+        fn only_quote_escapes_says_yes_to_quote_escapes_only(
+            text in "[a\"\\\\é\t\n\u{1}]{0,150}",
+            unicode in any::<bool>(),
+        ) {
+            let mut escaped = String::new();
+            escape_into(&text, &mut escaped);
+            if unicode {
+                escaped = escaped.replacen('a', "\\u0061", 1);
+            }
+            let others = text.contains(['\t', '\n', '\u{1}']) || escaped.contains("\\u0061");
+            prop_assert_eq!(only_quote_escapes(&escaped), !others, "{}", escaped);
+            // SAFETY: SSE2 is in the x86-64 baseline; SWAR is plain arithmetic.
+            #[cfg(target_arch = "x86_64")]
+            prop_assert_eq!(unsafe { only_quote_escapes_in::<Sse2>(escaped.as_bytes()) }, !others);
+            prop_assert_eq!(unsafe { only_quote_escapes_in::<Swar>(escaped.as_bytes()) }, !others);
         }
     }
 

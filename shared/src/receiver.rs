@@ -1213,21 +1213,19 @@ fn decide(
     let Some(redactor) = &config.redactor else {
         return Some(Content::Original);
     };
-    Some(
-        match redactor.redact_escaped(ev.message.escaped(), counts) {
-            None => Content::Original,
-            // A custom rule with an empty replacement can leave nothing, and the service
-            // refuses empty messages: dropped as any empty message is.
-            Some(redacted) if redacted.as_escaped().is_empty() => {
-                summary.dropped.empty += 1;
-                return None;
-            }
-            Some(redacted) => {
-                summary.redacted += 1;
-                Content::Redacted(redacted)
-            }
-        },
-    )
+    Some(match redactor.redact_escaped(ev.message, counts) {
+        None => Content::Original,
+        // A custom rule with an empty replacement can leave nothing, and the service
+        // refuses empty messages: dropped as any empty message is.
+        Some(redacted) if redacted.as_escaped().is_empty() => {
+            summary.dropped.empty += 1;
+            return None;
+        }
+        Some(redacted) => {
+            summary.redacted += 1;
+            Content::Redacted(redacted)
+        }
+    })
 }
 
 /// `{"owner":…,"logGroup":…,"logStream":…,"id":"` — the part of every envelope a payload's

@@ -26,7 +26,7 @@ use regex::Regex;
 use serde::Deserialize;
 
 use crate::config::ConfigError;
-use crate::json::EscapedString;
+use crate::json::{self, EscapedStr, EscapedString};
 pub use detectors::{DETECTORS, Detector};
 
 /// One rule: a built-in detector or a custom rule of `REDACT_RULES`.
@@ -200,7 +200,9 @@ impl Redactor {
                 continue;
             }
             let source = current.as_deref().unwrap_or(text);
-            let within = runs.filter(|_| current.is_none()).and_then(|r| r.of(rule.bit));
+            let within = runs
+                .filter(|_| current.is_none())
+                .and_then(|r| r.of(rule.bit));
             let n = match within {
                 Some(within) => rule.apply(source, within, &mut out),
                 None => rule.apply(source, std::iter::once(0..source.len()), &mut out),
@@ -223,7 +225,12 @@ impl Redactor {
     /// [`Redactor::redact_message`] of the message whose JSON-escaped text is `escaped`, as
     /// logship holds it, escaped: only the detectors its escaped text could hold a match of run
     /// ([`scan`]), and a message none could match (the usual case) is not even unescaped.
-    pub fn redact_escaped(&self, escaped: &str, counts: &mut [u64]) -> Option<EscapedString> {
+    pub fn redact_escaped(
+        &self,
+        message: EscapedStr<'_>,
+        counts: &mut [u64],
+    ) -> Option<EscapedString> {
+        let escaped = message.escaped();
         let mut runs = scan::Runs::default();
         let mask = if self.custom {
             scan::ALL
@@ -235,16 +242,15 @@ impl Redactor {
         }
         // Plain text whose only escapes are quotes and backslashes, for detectors that match
         // neither: rewritten as it is (their replacements need no escaping:
-        // `the_detectors_marked_quotes_are_the_ones_that_can_match_one`), and the escapes it had are still all it has.
+        // `the_detectors_marked_quotes_are_the_ones_that_can_match_one`); the escapes it had
+        // are still all it has, and what it lost or gained is text.
         let plain = !matches!(escaped.trim_start().as_bytes().first(), Some(b'{' | b'['));
-        if !self.custom && mask & self.quotes == 0 && plain {
-            if let Some(escapes) = crate::json::quote_escapes(escaped) {
-                let out = self.redact_masked(escaped, mask, Some(&runs), counts)?;
-                let len = out.len() - escapes;
-                return Some(EscapedString::from_parts(out, len));
-            }
+        if !self.custom && mask & self.quotes == 0 && plain && json::only_quote_escapes(escaped) {
+            let out = self.redact_masked(escaped, mask, Some(&runs), counts)?;
+            let len = (message.len() + out.len()).saturating_sub(escaped.len());
+            return Some(EscapedString::from_parts(out, len));
         }
-        let text = crate::json::unescape(escaped);
+        let text = json::unescape(escaped);
         self.redact_message_masked(&text, mask, counts)
             .map(|t| EscapedString::from_text(&t))
     }

@@ -361,11 +361,7 @@ unsafe fn candidates_avx2(e: &[u8], runs: &mut Runs) -> Mask {
 /// The pass, with `masks` classifying each block (inlined into each caller, so each gets the
 /// code of its own target features).
 #[inline(always)]
-fn scan_blocks(
-    e: &[u8],
-    runs: &mut Runs,
-    masks: impl Fn(&[u8; 64 + LOOKAHEAD]) -> Masks,
-) -> Mask {
+fn scan_blocks(e: &[u8], runs: &mut Runs, masks: impl Fn(&[u8; 64 + LOOKAHEAD]) -> Masks) -> Mask {
     let mut mask = 0;
     let (mut address_end, mut card_end) = (0, 0);
     let (mut prev, mut prev_card, mut prev_quad) = (Masks::default(), 0u64, 0u64);
