@@ -69,6 +69,10 @@ impl Rule {
             };
             // An empty match would insert the replacement between characters: never a secret.
             if let Some((start, end)) = range.filter(|&(s, e)| e > s && s >= copied) {
+                if n == 0 {
+                    // Once, for the whole result: most messages have one match.
+                    out.reserve(text.len() + self.replacement.len());
+                }
                 out.push_str(&text[copied..start]);
                 out.push_str(&self.replacement);
                 copied = end;
