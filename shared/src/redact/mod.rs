@@ -269,16 +269,35 @@ impl Redactor {
         if !matches!(first, Some(b'{' | b'[')) {
             return self.redact_masked(text, mask, None, counts);
         }
-        // Every string's text is a piece of the message unescaped as a whole: when that holds
-        // no match, no string does, and the JSON is not walked.
-        let mut probe = self.counts();
-        let whole = crate::json::unescape(text);
-        self.redact_masked(&whole, mask, None, &mut probe)?;
         if structured::is_json(text) {
             return structured::redact(self, text, mask, counts);
         }
         // Not JSON after all: plain text.
         self.redact_masked(text, mask, None, counts)
+    }
+
+    /// The detectors of `mask` the pass finds room for in one string of a JSON message (its
+    /// content as the message has it, escaped).
+    fn string_mask(&self, content: EscapedStr<'_>, mask: scan::Mask) -> scan::Mask {
+        mask & scan::candidates(content.escaped().as_bytes())
+    }
+
+    /// [`Redactor::redact_masked`] of one string of a JSON message with what could match it
+    /// (`mask` from [`Redactor::string_mask`]): nothing to run when that is no detector and no
+    /// custom rule is configured.
+    fn redact_some(&self, text: &str, mask: scan::Mask, counts: &mut [u64]) -> Option<String> {
+        if mask == 0 && !self.custom {
+            return None;
+        }
+        self.redact_masked(text, mask, None, counts)
+    }
+
+    /// Whether a detector of `mask` has a JSON key-value form ([`Detector::json_key`]): a
+    /// message whose pass left such detectors out holds no label for them, as a key or not.
+    fn json_pairs(&self, mask: scan::Mask) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.json_pair.is_some() && r.bit & mask != 0)
     }
 
     /// The rule whose JSON key-value form `key` and `value` (both whole, unescaped) are: the

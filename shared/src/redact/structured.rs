@@ -5,6 +5,8 @@
 //! number) becomes a JSON string of the redacted text. Everything else is copied as it is, so
 //! keys keep their order and the text its spacing.
 
+use std::borrow::Cow;
+
 use serde::de::IgnoredAny;
 
 use super::Redactor;
@@ -24,7 +26,7 @@ pub fn redact(r: &Redactor, text: &str, mask: Mask, counts: &mut [u64]) -> Optio
     let mut copied = 0;
     let mut changed = false;
     // The key whose value comes next: a label and its secret are two strings in JSON.
-    let mut key: Option<std::borrow::Cow<'_, str>> = None;
+    let mut key: Option<Cow<'_, str>> = None;
     let mut i = 0;
     while i < b.len() {
         match b[i] {
@@ -33,17 +35,25 @@ pub fn redact(r: &Redactor, text: &str, mask: Mask, counts: &mut [u64]) -> Optio
                 let Some((end, content)) = json::scan_string(text, i + 1) else {
                     break;
                 };
-                let inner = content.text();
                 let is_key = b[(end + 1).min(b.len())..]
                     .iter()
                     .find(|c| !c.is_ascii_whitespace())
                     == Some(&b':');
+                // The pass again, on this string: most of a JSON message's strings need no
+                // search, nor unescaping but for a key a label could be.
+                let here = r.string_mask(content, mask);
+                let label = r.json_pairs(mask);
+                let inner = if here != 0 || r.custom || label {
+                    content.text()
+                } else {
+                    Cow::Borrowed("")
+                };
                 let red = match key.take() {
-                    Some(k) if !is_key => r
+                    Some(k) if !is_key && label => r
                         .json_pair(&k, &inner, counts)
                         .map(str::to_owned)
-                        .or_else(|| r.redact_masked(&inner, mask, None, counts)),
-                    _ => r.redact_masked(&inner, mask, None, counts),
+                        .or_else(|| r.redact_some(&inner, here, counts)),
+                    _ => r.redact_some(&inner, here, counts),
                 };
                 if let Some(red) = red {
                     out.push_str(&text[copied..i]);
@@ -51,7 +61,7 @@ pub fn redact(r: &Redactor, text: &str, mask: Mask, counts: &mut [u64]) -> Optio
                     copied = (end + 1).min(b.len());
                     changed = true;
                 }
-                if is_key {
+                if is_key && label {
                     key = Some(inner);
                 }
                 i = end + 1;
@@ -62,7 +72,9 @@ pub fn redact(r: &Redactor, text: &str, mask: Mask, counts: &mut [u64]) -> Optio
                     .iter()
                     .position(|c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
                     .map_or(b.len(), |p| i + p);
-                if let Some(red) = r.redact_masked(&text[i..end], mask, None, counts) {
+                let number = &text[i..end];
+                let here = r.string_mask(json::EscapedStr::from_raw_number(number), mask);
+                if let Some(red) = r.redact_some(number, here, counts) {
                     out.push_str(&text[copied..i]);
                     json::write_str(&red, &mut out);
                     copied = end;
