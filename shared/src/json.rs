@@ -196,6 +196,24 @@ impl Message {
         })
     }
 
+    /// The escaped text at `range` of `doc`, standing for `len` bytes of text (a payload's
+    /// redacted messages share one buffer); takes one of the references `doc` holds.
+    pub fn at(doc: &mut Refs<'_>, range: std::ops::Range<usize>, len: usize) -> Option<Self> {
+        let text: &str = doc.doc();
+        let escaped = text.get(range.clone())?;
+        debug_assert_eq!(unescape(escaped).len(), len);
+        let (start, end) = (
+            u32::try_from(range.start).ok()?,
+            u32::try_from(range.end).ok()?,
+        );
+        Some(Self {
+            buf: doc.take()?,
+            start,
+            end,
+            len,
+        })
+    }
+
     /// Drops messages, giving their references back in runs ([`crate::doc::release`]): the
     /// messages of a batch come from few documents.
     pub fn release(messages: impl IntoIterator<Item = Message>) {

@@ -893,16 +893,23 @@ pub fn route(
             // reference to it for each, taken at once.
             events.reserve(payload.log_events.len());
             let mut refs = doc.refs(payload.log_events.len());
+            // The payload's redacted messages, escaped, one after another in one buffer (not
+            // two allocations each), and where each goes once the buffer is complete.
+            let mut redacted = String::new();
+            let mut places = Vec::new();
             for ev in &payload.log_events {
+                // Both readers borrow every message from the document; a copy only if one ever
+                // did not.
+                let original = |refs: &mut _| {
+                    Message::within(refs, ev.message)
+                        .unwrap_or_else(|| Message::from_escaped(ev.message))
+                };
                 let message = match decide(config, ev, summary, &mut counts) {
                     None => continue,
-                    // Both readers borrow every message from the document; a copy only if one
-                    // ever did not.
-                    Some(Content::Original) => Message::within(&mut refs, ev.message)
-                        .unwrap_or_else(|| Message::from_escaped(ev.message)),
+                    Some(Content::Original) => original(&mut refs),
                     Some(Content::Redacted(text)) => {
-                        let message = Message::from(text);
-                        bytes += message.escaped().len();
+                        let text = text.as_escaped();
+                        bytes += text.escaped().len();
                         if bytes > limit {
                             too_large = Some(ReceiverError::RedactedTooLarge {
                                 limit,
@@ -910,7 +917,11 @@ pub fn route(
                             });
                             break;
                         }
-                        message
+                        let start = redacted.len();
+                        redacted.push_str(text.escaped());
+                        places.push((events.len(), start..redacted.len(), text.len()));
+                        // In its place until then: the original.
+                        original(&mut refs)
                     }
                 };
                 events.push(LogEvent {
@@ -918,6 +929,16 @@ pub fn route(
                     message,
                     origin,
                 });
+            }
+            if too_large.is_none() && !places.is_empty() {
+                let shared = SharedDoc::new(redacted);
+                let mut refs = shared.refs(places.len());
+                for (i, range, len) in places {
+                    events[i].message =
+                        Message::at(&mut refs, range.clone(), len).unwrap_or_else(|| {
+                            Message::from(EscapedString::from_parts(shared[range].to_owned(), len))
+                        });
+                }
             }
         }
         MessageFormat::Envelope => {
