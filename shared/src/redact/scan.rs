@@ -81,6 +81,7 @@ struct Masks {
 
 impl Masks {
     /// Byte `w[i]`'s bits, set at bit `at`: [`masks_portable`]'s rule, bytes past `w` zeros.
+    #[inline(always)]
     fn classify(&mut self, w: &[u8], i: usize, at: u32) {
         let byte = |k: usize| w.get(i + k).copied().unwrap_or(0);
         let (b, lower) = (byte(0), byte(0) | 0x20);
