@@ -12,6 +12,9 @@ use std::net::Ipv6Addr;
 /// `None` when it is not one after all.
 pub type Check = fn(&str, usize, usize) -> Option<(usize, usize)>;
 
+/// A pattern written out: given the text and a start, the end of its match there, if any.
+pub type At = fn(&[u8], usize) -> Option<usize>;
+
 /// One built-in detector.
 #[derive(Debug, Clone, Copy)]
 pub struct Detector {
@@ -32,6 +35,11 @@ pub struct Detector {
     /// escapes are `\"` and `\\` as in the text itself, so it runs on that text as it is
     /// ([`crate::redact::Redactor::redact_escaped`]).
     pub quotes: bool,
+    /// The pattern's leftmost-first match starting at a byte, written out: the end of the
+    /// match, if there is one. For short texts (an address run the pass found) the regex
+    /// crate's setup of each search costs more than the search; a test holds this to
+    /// `pattern`.
+    pub at: Option<At>,
     /// In a JSON message the label is a key and the secret its string value, two strings:
     /// a key matching this (whole) and a value matching `json_value` (whole) is a match too.
     pub json_key: Option<&'static str>,
@@ -54,6 +62,7 @@ pub const DETECTORS: &[Detector] = &[
         group: 1,
         check: not_followed_by_base64,
         quotes: true,
+        at: None,
         json_key: Some(r"^(?i-u:(?:aws)?[_.-]?secret[_.-]?(?:access[_.-]?)?key)$"),
         json_value: Some(r"^[A-Za-z0-9/+]{40}$"),
         examples: &[
@@ -79,6 +88,7 @@ pub const DETECTORS: &[Detector] = &[
         group: 0,
         check: alnum_bounded,
         quotes: false,
+        at: None,
         json_key: None,
         json_value: None,
         examples: &[
@@ -101,6 +111,7 @@ pub const DETECTORS: &[Detector] = &[
         group: 0,
         check: token_bounded,
         quotes: false,
+        at: None,
         json_key: None,
         json_value: None,
         examples: &[
@@ -119,6 +130,7 @@ pub const DETECTORS: &[Detector] = &[
         group: 1,
         check: bearer_bounded,
         quotes: false,
+        at: None,
         json_key: None,
         json_value: None,
         examples: &[
@@ -144,6 +156,7 @@ pub const DETECTORS: &[Detector] = &[
         group: 0,
         check: email_bounded,
         quotes: false,
+        at: None,
         json_key: None,
         json_value: None,
         examples: &[
@@ -159,6 +172,7 @@ pub const DETECTORS: &[Detector] = &[
         group: 0,
         check: ipv6_check,
         quotes: false,
+        at: None,
         json_key: None,
         json_value: None,
         examples: &[
@@ -193,6 +207,7 @@ pub const DETECTORS: &[Detector] = &[
         group: 0,
         check: ipv4_bounded,
         quotes: false,
+        at: Some(ipv4_at),
         json_key: None,
         json_value: None,
         examples: &[
@@ -214,6 +229,7 @@ pub const DETECTORS: &[Detector] = &[
         group: 0,
         check: card_check,
         quotes: false,
+        at: None,
         json_key: None,
         json_value: None,
         examples: &[
@@ -282,6 +298,41 @@ fn bearer_bounded(text: &str, start: usize, end: usize) -> Option<(usize, usize)
 fn email_bounded(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
     let label = |b: u8| b.is_ascii_alphanumeric() || b == b'-';
     (!byte_at(text, end).is_some_and(label)).then_some((start, end))
+}
+
+/// The IPv4 pattern at `b[i..]`, as a backtracking matcher (the regex crate's leftmost-first)
+/// finds it: each part's alternatives in the pattern's order (`25[0-5]`, `2[0-4][0-9]`,
+/// `1[0-9][0-9]`, then `[1-9]?[0-9]`, two digits before one), the first that lets the rest
+/// match.
+fn ipv4_at(b: &[u8], i: usize) -> Option<usize> {
+    let digit = |k: usize, lo: u8, hi: u8| b.get(k).is_some_and(|c| (lo..=hi).contains(c));
+    // Where each alternative of a part starting at `k` ends, in the pattern's order.
+    let ends = |k: usize| {
+        [
+            (b.get(k) == Some(&b'2') && b.get(k + 1) == Some(&b'5') && digit(k + 2, b'0', b'5'))
+                .then_some(k + 3),
+            (b.get(k) == Some(&b'2') && digit(k + 1, b'0', b'4') && digit(k + 2, b'0', b'9'))
+                .then_some(k + 3),
+            (b.get(k) == Some(&b'1') && digit(k + 1, b'0', b'9') && digit(k + 2, b'0', b'9'))
+                .then_some(k + 3),
+            (digit(k, b'1', b'9') && digit(k + 1, b'0', b'9')).then_some(k + 2),
+            digit(k, b'0', b'9').then_some(k + 1),
+        ]
+    };
+    fn part(
+        b: &[u8],
+        k: usize,
+        n: usize,
+        ends: &dyn Fn(usize) -> [Option<usize>; 5],
+    ) -> Option<usize> {
+        ends(k).into_iter().flatten().find_map(|end| match n {
+            3 => Some(end),
+            _ => (b.get(end) == Some(&b'.'))
+                .then(|| part(b, end + 1, n + 1, ends))
+                .flatten(),
+        })
+    }
+    part(b, i, 0, &ends)
 }
 
 /// A dotted quad that is not part of a longer dotted or digit run.

@@ -40,6 +40,8 @@ pub struct Rule {
     group: usize,
     /// What the pattern cannot check; `None` for custom rules.
     check: Option<detectors::Check>,
+    /// The pattern written out ([`Detector::at`]).
+    at: Option<detectors::At>,
     /// A JSON key (whole) whose string value (whole) is this rule's secret: [`Detector::json_key`].
     json_pair: Option<(Regex, Regex)>,
     replacement: String,
@@ -61,8 +63,9 @@ impl Rule {
     ) -> u64 {
         out.clear();
         let (mut copied, mut n) = (0, 0);
-        let mut found = |m: regex::Match<'_>, at: usize, out: &mut String| {
-            let (start, end) = (at + m.start(), at + m.end());
+        // A match at `start..end` of the range starting at `at`.
+        let mut found = |start: usize, end: usize, at: usize, out: &mut String| {
+            let (start, end) = (at + start, at + end);
             let range = match self.check {
                 None => Some((start, end)),
                 Some(check) => check(text, start, end),
@@ -81,14 +84,28 @@ impl Rule {
         };
         for range in within {
             let haystack = &text[range.clone()];
-            if self.group == 0 {
+            if let Some(at) = self.at.filter(|_| haystack.len() <= SHORT) {
+                // Leftmost-first, as `find_iter`: the first start with a match, then on from
+                // its end.
+                let b = haystack.as_bytes();
+                let mut i = 0;
+                while i < b.len() {
+                    match at(b, i) {
+                        Some(end) => {
+                            found(i, end, range.start, out);
+                            i = end.max(i + 1);
+                        }
+                        None => i += 1,
+                    }
+                }
+            } else if self.group == 0 {
                 for m in self.regex.find_iter(haystack) {
-                    found(m, range.start, out);
+                    found(m.start(), m.end(), range.start, out);
                 }
             } else {
                 for caps in self.regex.captures_iter(haystack) {
                     if let Some(m) = caps.get(self.group) {
-                        found(m, range.start, out);
+                        found(m.start(), m.end(), range.start, out);
                     }
                 }
             }
@@ -99,6 +116,10 @@ impl Rule {
         n
     }
 }
+
+/// Texts up to this long are searched with a pattern written out ([`Detector::at`]), when the
+/// detector has one: an address run is a few dozen bytes at most.
+const SHORT: usize = 64;
 
 /// The configured rules, built once per container.
 #[derive(Debug, Clone, Default)]
@@ -142,6 +163,7 @@ impl Redactor {
                 regex: compile(d.pattern)?,
                 group: d.group,
                 check: Some(d.check),
+                at: d.at,
                 json_pair,
                 replacement: default_replacement(d.name),
             });
@@ -419,6 +441,7 @@ fn custom_rules(text: &str) -> Result<Vec<Rule>, ConfigError> {
             regex,
             group: 0,
             check: None,
+            at: None,
             json_pair: None,
         });
     }

@@ -460,6 +460,35 @@ fn tricky() -> impl Strategy<Value = String> {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// A pattern written out finds what the regex crate finds, match for match: at every
+    /// start, the first alternative in the pattern's order that lets the rest match.
+    #[test]
+    fn patterns_written_out_match_as_the_regex_crate_does(
+        text in "[0-9.:a]{0,40}|(25[0-9]|2[0-9]{0,2}|1[0-9]{0,3}|[0-9]{1,3}|\\.){0,12}",
+    ) {
+        for d in DETECTORS {
+            let Some(at) = d.at else { continue };
+            let regex = Regex::new(d.pattern).unwrap();
+            let want: Vec<(usize, usize)> =
+                regex.find_iter(&text).map(|m| (m.start(), m.end())).collect();
+            let (b, mut got, mut i) = (text.as_bytes(), Vec::new(), 0);
+            while i < b.len() {
+                match at(b, i) {
+                    Some(end) => {
+                        got.push((i, end));
+                        i = end.max(i + 1);
+                    }
+                    None => i += 1,
+                }
+            }
+            prop_assert_eq!(got, want, "{}", d.name);
+        }
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     /// The pass over the escaped text only ever skips detectors that could not match, and a
