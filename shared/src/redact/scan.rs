@@ -448,7 +448,7 @@ fn scan_blocks(e: &[u8], runs: &mut Runs, masks: impl Fn(&[u8; WINDOW]) -> Masks
         }
         // Bit i of `r13`: bytes i-12..=i are all digits or separators between digits.
         let card = m.digit | (m.sep & prev_digit & next_digit);
-        if mask & CARD == 0 && card.count_ones() + prev_card.count_ones() >= 13 {
+        if mask & CARD == 0 && m.digit.count_ones() + prev.digit.count_ones() >= 13 {
             let w = pair(card, prev_card);
             let r2 = w & (w << 1);
             let r4 = r2 & (r2 << 2);
