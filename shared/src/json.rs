@@ -78,6 +78,13 @@ impl<'a> EscapedStr<'a> {
         }
     }
 
+    /// Escaped content as it is and the length of its text, which the caller knows (a
+    /// redacted message the redactor wrote escaped).
+    pub(crate) fn from_parts(escaped: &'a str, len: usize) -> Self {
+        debug_assert_eq!(unescape(escaped).len(), len, "{escaped:?}");
+        Self { escaped, len }
+    }
+
     /// The escaped content, without quotes.
     pub fn escaped(&self) -> &'a str {
         self.escaped

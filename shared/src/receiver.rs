@@ -904,12 +904,11 @@ pub fn route(
                     Message::within(refs, ev.message)
                         .unwrap_or_else(|| Message::from_escaped(ev.message))
                 };
-                let message = match decide(config, ev, summary, &mut counts) {
+                let message = match decide(config, ev, summary, &mut counts, &mut redacted) {
                     None => continue,
                     Some(Content::Original) => original(&mut refs),
-                    Some(Content::Redacted(text)) => {
-                        let text = text.as_escaped();
-                        bytes += text.escaped().len();
+                    Some(Content::Redacted { at, len }) => {
+                        bytes += at.len();
                         if bytes > limit {
                             too_large = Some(ReceiverError::RedactedTooLarge {
                                 limit,
@@ -917,9 +916,7 @@ pub fn route(
                             });
                             break;
                         }
-                        let start = redacted.len();
-                        redacted.push_str(text.escaped());
-                        places.push((events.len(), start..redacted.len(), text.len()));
+                        places.push((events.len(), at, len));
                         // In its place until then: the original.
                         original(&mut refs)
                     }
@@ -943,15 +940,14 @@ pub fn route(
         }
         MessageFormat::Envelope => {
             let prefix = envelope_prefix(src);
-            let mut text = String::new();
+            let (mut text, mut redacted) = (String::new(), String::new());
             for ev in &payload.log_events {
-                let Some(content) = decide(config, ev, summary, &mut counts) else {
+                redacted.clear();
+                let Some(content) = decide(config, ev, summary, &mut counts, &mut redacted) else {
                     continue;
                 };
-                let redacted = content.redacted();
                 text.clear();
-                let redacted = redacted.as_ref().map(EscapedString::as_escaped);
-                envelope_into(&prefix, ev, redacted, true, &mut text);
+                envelope_into(&prefix, ev, content.redacted(&redacted), true, &mut text);
                 let message = Message::from_text(&text);
                 bytes += message.escaped().len();
                 if bytes > limit {
@@ -1005,13 +1001,13 @@ fn firehose_lines(
     let prefix = envelope_prefix(src);
     let mut lines = 0;
     let mut counts = redaction_counts(config);
+    let mut redacted = String::new();
     for ev in &payload.log_events {
-        let Some(content) = decide(config, ev, summary, &mut counts) else {
+        redacted.clear();
+        let Some(content) = decide(config, ev, summary, &mut counts, &mut redacted) else {
             continue;
         };
-        let redacted = content.redacted();
-        let redacted = redacted.as_ref().map(EscapedString::as_escaped);
-        envelope_into(&prefix, ev, redacted, false, out.stage);
+        envelope_into(&prefix, ev, content.redacted(&redacted), false, out.stage);
         out.stage.push('\n');
         lines += 1;
         if out.len() > budget {
@@ -1063,7 +1059,7 @@ fn firehose_text_lines<'m>(
     out: &mut Base64Lines<'_>,
     budget: usize,
 ) -> Option<u64> {
-    let mut escaped = String::new();
+    let (mut escaped, mut redacted) = (String::new(), String::new());
     let mut lines = 0;
     let mut counts = redaction_counts(config);
     for text in messages {
@@ -1076,13 +1072,11 @@ fn firehose_text_lines<'m>(
             timestamp: 0,
             message,
         };
-        let Some(content) = decide(config, &ev, summary, &mut counts) else {
+        redacted.clear();
+        let Some(content) = decide(config, &ev, summary, &mut counts, &mut redacted) else {
             continue;
         };
-        let redacted = content.redacted();
-        let message = redacted
-            .as_ref()
-            .map_or(ev.message, EscapedString::as_escaped);
+        let message = content.redacted(&redacted).unwrap_or(ev.message);
         out.stage.push_str("{\"message\":\"");
         out.stage.push_str(message.escaped());
         out.stage.push_str("\"}\n");
@@ -1180,16 +1174,20 @@ fn target<'p>(
 enum Content {
     /// Its message as it came (escaped, byte for byte).
     Original,
-    /// Its message with something redacted.
-    Redacted(EscapedString),
+    /// Its message with something redacted: escaped, at `at` of the buffer [`decide`] wrote
+    /// it to, `len` bytes of text.
+    Redacted {
+        at: std::ops::Range<usize>,
+        len: usize,
+    },
 }
 
 impl Content {
-    /// The redacted message, if any.
-    fn redacted(self) -> Option<EscapedString> {
+    /// The redacted message, if any, in `buf` (the buffer [`decide`] wrote it to).
+    fn redacted<'b>(&self, buf: &'b str) -> Option<EscapedStr<'b>> {
         match self {
             Content::Original => None,
-            Content::Redacted(t) => Some(t),
+            Content::Redacted { at, len } => Some(EscapedStr::from_parts(&buf[at.clone()], *len)),
         }
     }
 }
@@ -1207,12 +1205,14 @@ fn redaction_counts(config: &ReceiverConfig) -> crate::redact::Counts {
 /// Whether `ev` is shipped, and with what message; counts it as dropped when not. In order:
 /// empty messages, `INCLUDE_PATTERN`/`EXCLUDE_PATTERN` and `SAMPLE_RULES` on the message as it
 /// came, then redaction of what is shipped. The text is unescaped only when one of them must
-/// read it.
+/// read it. A redacted message is appended to `redacted` (a route's buffer for all of a
+/// payload's).
 fn decide(
     config: &ReceiverConfig,
     ev: &SubscriptionLogEvent<'_>,
     summary: &mut Summary,
     counts: &mut [u64],
+    redacted: &mut String,
 ) -> Option<Content> {
     if ev.message.is_empty() {
         summary.dropped.empty += 1;
@@ -1234,19 +1234,26 @@ fn decide(
     let Some(redactor) = &config.redactor else {
         return Some(Content::Original);
     };
-    Some(match redactor.redact_escaped(ev.message, counts) {
-        None => Content::Original,
-        // A custom rule with an empty replacement can leave nothing, and the service
-        // refuses empty messages: dropped as any empty message is.
-        Some(redacted) if redacted.as_escaped().is_empty() => {
-            summary.dropped.empty += 1;
-            return None;
-        }
-        Some(redacted) => {
-            summary.redacted += 1;
-            Content::Redacted(redacted)
-        }
-    })
+    let start = redacted.len();
+    Some(
+        match redactor.redact_escaped_into(ev.message, counts, redacted) {
+            None => Content::Original,
+            // A custom rule with an empty replacement can leave nothing, and the service
+            // refuses empty messages: dropped as any empty message is.
+            Some(0) => {
+                redacted.truncate(start);
+                summary.dropped.empty += 1;
+                return None;
+            }
+            Some(len) => {
+                summary.redacted += 1;
+                Content::Redacted {
+                    at: start..redacted.len(),
+                    len,
+                }
+            }
+        },
+    )
 }
 
 /// `{"owner":…,"logGroup":…,"logStream":…,"id":"` — the part of every envelope a payload's

@@ -52,16 +52,15 @@ impl Rule {
         &self.name
     }
 
-    /// Replaces this rule's matches in `text` into `out` (cleared first), searching the ranges
+    /// Appends `text` with this rule's matches replaced to `out`, searching the ranges
     /// `within` (in order; none of its matches can cross their ends) and nothing else; the
-    /// number of replacements (0: `out` holds nothing of use).
+    /// number of replacements (0: nothing appended).
     fn apply(
         &self,
         text: &str,
         within: impl Iterator<Item = Range<usize>>,
         out: &mut String,
     ) -> u64 {
-        out.clear();
         let (mut copied, mut n) = (0, 0);
         // A match at `start..end` of the range starting at `at`.
         let mut found = |start: usize, end: usize, at: usize, out: &mut String| {
@@ -219,26 +218,52 @@ impl Redactor {
         runs: Option<&scan::Runs>,
         counts: &mut [u64],
     ) -> Option<String> {
-        let mut current: Option<String> = None;
         let mut out = String::new();
+        self.redact_masked_into(text, mask, runs, counts, &mut out)
+            .then_some(out)
+    }
+
+    /// [`Redactor::redact_masked`], the result appended to `out` (a payload's buffer of
+    /// redacted messages: no allocation of its own); whether anything matched (nothing is
+    /// appended otherwise).
+    fn redact_masked_into(
+        &self,
+        text: &str,
+        mask: scan::Mask,
+        runs: Option<&scan::Runs>,
+        counts: &mut [u64],
+        out: &mut String,
+    ) -> bool {
+        let start = out.len();
+        // Where a later rule writes before its result replaces the earlier one's in `out`.
+        let mut next = String::new();
+        let mut matched = false;
         for (rule, count) in self.rules.iter().zip(counts.iter_mut()) {
             if rule.bit != 0 && rule.bit & mask == 0 {
                 continue;
             }
-            let source = current.as_deref().unwrap_or(text);
-            let within = runs
-                .filter(|_| current.is_none())
-                .and_then(|r| r.of(rule.bit));
-            let n = match within {
-                Some(within) => rule.apply(source, within, &mut out),
-                None => rule.apply(source, std::iter::once(0..source.len()), &mut out),
+            let n = if matched {
+                let source = &out[start..];
+                let n = rule.apply(source, std::iter::once(0..source.len()), &mut next);
+                if n > 0 {
+                    out.truncate(start);
+                    out.push_str(&next);
+                    next.clear();
+                }
+                n
+            } else {
+                // The pass's runs are places in `text` as it came.
+                match runs.and_then(|r| r.of(rule.bit)) {
+                    Some(within) => rule.apply(text, within, out),
+                    None => rule.apply(text, std::iter::once(0..text.len()), out),
+                }
             };
             if n > 0 {
                 *count += n;
-                current = Some(std::mem::take(&mut out));
+                matched = true;
             }
         }
-        current
+        matched
     }
 
     /// The text of a message as it should be stored; `None` when nothing matched (the message
@@ -256,6 +281,19 @@ impl Redactor {
         message: EscapedStr<'_>,
         counts: &mut [u64],
     ) -> Option<EscapedString> {
+        let mut out = String::new();
+        let len = self.redact_escaped_into(message, counts, &mut out)?;
+        Some(EscapedString::from_parts(out, len))
+    }
+
+    /// [`Redactor::redact_escaped`], the redacted message's escaped text appended to `out`;
+    /// the length of its text, or `None` (nothing appended) when nothing matched.
+    pub fn redact_escaped_into(
+        &self,
+        message: EscapedStr<'_>,
+        counts: &mut [u64],
+        out: &mut String,
+    ) -> Option<usize> {
         let escaped = message.escaped();
         let mut runs = scan::Runs::default();
         let mask = if self.custom {
@@ -272,13 +310,16 @@ impl Redactor {
         // are still all it has, and what it lost or gained is text.
         let plain = !matches!(escaped.trim_start().as_bytes().first(), Some(b'{' | b'['));
         if !self.custom && mask & self.quotes == 0 && plain && json::only_quote_escapes(escaped) {
-            let out = self.redact_masked(escaped, mask, Some(&runs), counts)?;
-            let len = (message.len() + out.len()).saturating_sub(escaped.len());
-            return Some(EscapedString::from_parts(out, len));
+            let start = out.len();
+            if !self.redact_masked_into(escaped, mask, Some(&runs), counts, out) {
+                return None;
+            }
+            return Some((message.len() + out.len() - start).saturating_sub(escaped.len()));
         }
         let text = json::unescape(escaped);
-        self.redact_message_masked(&text, mask, counts)
-            .map(|t| EscapedString::from_text(&t))
+        let redacted = self.redact_message_masked(&text, mask, counts)?;
+        json::escape_into(&redacted, out);
+        Some(redacted.len())
     }
 
     fn redact_message_masked(
