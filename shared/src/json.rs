@@ -178,9 +178,7 @@ pub struct Message {
 impl Message {
     /// Escapes `text`.
     pub fn from_text(text: &str) -> Self {
-        let mut escaped = String::with_capacity(text.len() + 8);
-        escape_into(text, &mut escaped);
-        Self::whole(escaped, text.len())
+        Self::from(EscapedString::from_text(text))
     }
 
     /// `s` where it lies in `doc`, sharing `doc` (nothing copied); `None` when `s` is not a
