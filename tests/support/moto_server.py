@@ -13,7 +13,12 @@ Why this exists instead of plain `moto_server`:
 * Tests need to provoke what the real service does and moto does not: throttling and server
   errors, a `rejectedLogEventsInfo`, Logs Insights queries that stay `Running` for a while.
   `POST /_logship/faults` scripts the next N answers of an operation, most without them
-  reaching moto. moto also lacks StopQuery (it answers 500): this front answers it itself.
+  reaching moto. moto also lacks StopQuery (it answers 500) and query definitions: this front
+  answers them itself.
+* moto's Logs Insights is too lenient and too simple for a client that pages: it validates no
+  StartQuery parameter, ignores `limit` and `queryLanguage`, reports no statistics and answers
+  every row at once. The front validates StartQuery, pages GetQueryResults and counts statistics
+  as the CloudWatch Logs API reference describes (below).
 * The server must die with the test process, even one killed with SIGKILL that runs no cleanup:
   it exits as soon as its stdin reaches EOF, so the parent just keeps the pipe open.
 
@@ -26,7 +31,8 @@ accepts connections, then prints nothing more to stdout. Give it a *piped* stdin
 pipe open: a null or closed stdin makes it exit at once. Request logging is off unless --verbose
 (so an unread stderr pipe cannot fill up and stall it); errors still go to stderr.
 
-Endpoints added next to moto's own (moto's `POST /moto-api/reset` still resets moto's state):
+Endpoints added next to moto's own (moto's `POST /moto-api/reset` still resets moto's state,
+and makes the front forget moto's Logs Insights queries too; query definitions stay):
 
     GET    /_logship/stats[?logGroupName=G][&target=OP]
                                              {"violations": [...], "putLogEvents": [...],
@@ -47,12 +53,15 @@ X-Amz-Target, whatever the service), in arrival order, once answered:
                                              object); a PutLogEvents request's `logEvents` is
                                              replaced by its count ("logEvents": 3)
      "status": 200, "errorType": null,       what the client was answered
-     "faulted": false}                       true if a scripted fault shaped the answer
+     "faulted": false,                       true if a scripted fault shaped the answer
+     "queryId": "..."}                       a StartQuery answered 200 only: the id it answered,
+                                             so a test can follow each query to its results
 
 `target=OP` keeps the calls of that operation (an operation name, or a full X-Amz-Target such
 as `Logs_20140328.StopQuery` to tell services apart); `putLogEvents` and `violations` stay only
 if OP is PutLogEvents. `logGroupName=G` keeps puts and violations of group G, and the calls
-about G: `logGroupName` G, or G in `logGroupNames` or `logGroupIdentifiers` (names or ARNs).
+about G: `logGroupName` G, or G in `logGroupNames` or `logGroupIdentifiers` (names or ARNs), or
+a `queryLanguage` SQL request whose `queryString` reads G in its FROM clause.
 
 Faults. A fault is answered to the next `count` (default 1) requests it matches, first-posted
 fault first, before the strictness checks run and without waiting for moto:
@@ -61,7 +70,8 @@ fault first, before the strictness checks run and without waiting for moto:
                                              (`Logs_20140328.PutLogEvents`)
      "count": 3,                             optional, default 1
      "logGroupName": G,                      optional: only requests about G (as for stats:
-                                             logGroupName, logGroupNames, logGroupIdentifiers)
+                                             logGroupName, logGroupNames, logGroupIdentifiers,
+                                             a SQL query's FROM clause)
      "logStreamName": S,                     optional: only requests whose logStreamName is S
      "match": {"queryId": "q-1"},            optional: every field must equal the request's
                                              top-level field of that name, or be in it if the
@@ -83,36 +93,83 @@ A typical Logs Insights script: StartQuery `{"target": "StartQuery", "logGroupNa
 "status": 200, "body": {"queryId": "q-G-1"}}` (or a LimitExceededException for it), then
 GetQueryResults / StopQuery faults with `"match": {"queryId": "q-G-1"}`.
 
-Logs Insights as moto and this front answer it, unless scripted: StartQuery runs the query at
-once (only `fields`, `sort` and `limit` are understood; anything else, `filter` and `stats`
-included, is ignored); `logGroupIdentifiers` are passed to moto as `logGroupNames`.
-GetQueryResults is `Complete` at once, with no `statistics`, `@ptr` first in every row and
-`@timestamp` as epoch milliseconds ("1795319074391", where the service says
-"2026-11-22 03:44:34.391"); an unknown queryId is answered 400 ResourceNotFoundException (moto
-would crash with a 500). StopQuery is answered 200 {"success": true} whatever the queryId.
+Logs Insights as moto and this front answer it, unless scripted (a scripted fault is answered
+before any of this: no validation, and a fault's body verbatim):
+
+* StartQuery is validated as the service does, each refusal a 400 InvalidParameterException
+  naming the culprit: `queryLanguage` CWLI (the default), SQL or PPL. CWLI and PPL name their
+  log groups in exactly one of `logGroupName`, `logGroupNames`, `logGroupIdentifiers` (the
+  lists 1 to 50 entries); an identifier ARN must not end in `*` (the reference: "Don't include
+  an * at the end"), and (our decision, the reference is silent) identifiers are all names or
+  all ARNs. SQL names its groups in the query string, never in parameters (the reference: "you
+  specify the log group names inside the querystring"; our decision: any of the three
+  parameters with SQL is refused): every quoted name or ARN of FROM
+  `logGroups(logGroupIdentifier: ['/a', "arn:...:log-group:/b"])`, or a plain FROM `/a` (JOIN
+  likewise); a SQL query naming no group is a MalformedQueryException. `limit` is 1 to 100,000
+  for CWLI, 1 to 10,000 for SQL and PPL, 10,000 if absent.
+* moto runs the query at once. CWLI query strings go to moto as they are: only `fields`, `sort`
+  and `limit` are understood, anything else (`filter`, `stats`, ...) is ignored. The front does
+  not interpret SQL or PPL: SQL and PPL queries return every event of their groups in the range,
+  oldest first (moto runs `fields @timestamp, @message, @logStream, @log | sort @timestamp asc`).
+  Groups reach moto as `logGroupNames` (ARNs as names). The front remembers each query moto
+  started: its language, limit, groups, time range, and its statistics, counted when it ran over
+  the events moto stores: `recordsMatched` = `recordsScanned` = the events of its groups with
+  startTime * 1000 <= timestamp <= endTime * 1000 (moto's rule), before any `limit`, as the
+  service reports them; `bytesScanned` = their UTF-8 message bytes.
+* GetQueryResults is `Complete` at once, with `queryLanguage` and `statistics` (numbers as the
+  service sends them, 25000.0). The first one asks moto for every row, once, cut to the query's
+  limit; the front keeps the rows of the 16 queries last read (an evicted query is asked of
+  moto again). Logs Insights QL results come in pages of `maxItems` rows (1 to 10,000, default
+  10,000), with a `nextToken` only while more rows follow; a request without one reads the first
+  page again. A token is opaque, bound to its query and valid for an hour; an unknown, expired or
+  other query's token is a 400 InvalidParameterException. SQL and PPL results are never paged:
+  every row (at most 10,000) in one answer, whatever `maxItems` says (still validated). Rows are
+  moto's: `@ptr` first and `@timestamp` as epoch milliseconds ("1795319074391", where the service
+  says "2026-11-22 03:44:34.391"). A queryId moto did not start (or forgot at a reset) is
+  answered 400 ResourceNotFoundException (moto would crash with a 500).
+* StopQuery is answered 200 {"success": true} whatever the queryId.
+
+Query definitions, which moto lacks, are kept by the front, global to the server (tests use
+unique names; neither a moto reset nor `DELETE /_logship/stats` clears them), and recorded in
+`calls` like any call. PutQueryDefinition: `name` (1-255) and `queryString` (1-10,000) required,
+`queryLanguage` (CWLI default, SQL, PPL), `logGroupNames`, `parameters` (at most 20 objects with
+a `name`, kept as given); with `queryDefinitionId` it replaces that definition entirely (what
+the update omits is gone, as in the service; an unknown id is a ResourceNotFoundException),
+else it creates one with a new uuid; answers {"queryDefinitionId"}. DescribeQueryDefinitions:
+definitions ordered by name then id, `queryDefinitionNamePrefix` a case-sensitive prefix,
+`queryLanguage` only that language (our decision: without it, every language), `maxResults` 1
+to 1,000 (default 1,000) a page, `nextToken` opaque, bound to the prefix and language, valid
+24 hours; each entry has `logGroupNames` and `parameters` only if it has any.
+DeleteQueryDefinition: {"success": true}, an unknown id a ResourceNotFoundException.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import itertools
 import json
 import logging
 import os
+import re
+import secrets
 import sys
 import threading
+import time
 import traceback
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 
 from werkzeug.exceptions import InternalServerError
-from werkzeug.serving import make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wsgi import get_input_stream
 
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.logs.models import LogsBackend, logs_backends
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -126,6 +183,9 @@ PUT_LOG_EVENTS = LOGS_TARGET_PREFIX + "PutLogEvents"
 START_QUERY = LOGS_TARGET_PREFIX + "StartQuery"
 GET_QUERY_RESULTS = LOGS_TARGET_PREFIX + "GetQueryResults"
 STOP_QUERY = LOGS_TARGET_PREFIX + "StopQuery"
+PUT_QUERY_DEFINITION = LOGS_TARGET_PREFIX + "PutQueryDefinition"
+DESCRIBE_QUERY_DEFINITIONS = LOGS_TARGET_PREFIX + "DescribeQueryDefinitions"
+DELETE_QUERY_DEFINITION = LOGS_TARGET_PREFIX + "DeleteQueryDefinition"
 
 MAX_BATCH_EVENTS = 10_000
 MAX_BATCH_BYTES = 1_048_576
@@ -239,16 +299,44 @@ def group_of_identifier(identifier: Any) -> Any:
     return identifier
 
 
+# A SQL query's sources: FROM `logGroups(logGroupIdentifier: ['/a', "arn:...:log-group:/b"])`,
+# or simply FROM `/a` (JOIN likewise); keywords in any case.
+SQL_GROUP_LIST = re.compile(r"logGroupIdentifiers?\s*:\s*\[([^\]]*)\]", re.IGNORECASE)
+SQL_QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
+SQL_SIMPLE_SOURCE = re.compile(r"\b(?:FROM|JOIN)\s+`([^`]+)`", re.IGNORECASE)
+SQL_LOG_GROUPS_FUNCTION = re.compile(r"\s*logGroups\s*\(", re.IGNORECASE)
+
+
+def sql_log_groups(query: str) -> list[str]:
+    """The log group names a SQL query reads, in order of first mention: every quoted entry of
+    every `logGroupIdentifier: [...]` (names, or ARNs given as their names), and every simple
+    backquoted source (FROM `/aws/lambda/a`). SQL queries name their groups there, not in
+    StartQuery's parameters."""
+    found: list[str] = []
+    for listing in SQL_GROUP_LIST.finditer(query):
+        for quoted in SQL_QUOTED.finditer(listing.group(1)):
+            found.append(quoted.group(1) if quoted.group(1) is not None else quoted.group(2))
+    for source in SQL_SIMPLE_SOURCE.finditer(query):
+        if not SQL_LOG_GROUPS_FUNCTION.match(source.group(1)):
+            found.append(source.group(1).strip())
+    return list(dict.fromkeys(group_of_identifier(entry) for entry in found if entry.strip()))
+
+
 def names_group(request: dict[str, Any], group: str) -> bool:
     """Whether a request is about `group`: its `logGroupName` is it, or its `logGroupNames` or
-    `logGroupIdentifiers` (names or ARNs) list it, as StartQuery's do."""
+    `logGroupIdentifiers` (names or ARNs) list it, as StartQuery's do, or it is a SQL request
+    (`queryLanguage` SQL) whose query string reads it (see `sql_log_groups`)."""
     if request.get("logGroupName") == group:
         return True
     names = request.get("logGroupNames")
     if isinstance(names, list) and group in names:
         return True
     identifiers = request.get("logGroupIdentifiers")
-    return isinstance(identifiers, list) and any(group_of_identifier(i) == group for i in identifiers)
+    if isinstance(identifiers, list) and any(group_of_identifier(i) == group for i in identifiers):
+        return True
+    query = request.get("queryString")
+    is_sql = request.get("queryLanguage") == "SQL" and isinstance(query, str)
+    return is_sql and group in sql_log_groups(query)
 
 
 def same_json(a: Any, b: Any) -> bool:
@@ -447,6 +535,433 @@ class FaultScript:
             self._faults.clear()
 
 
+# --- Logs Insights and query definitions ----------------------------------------------------------
+
+QUERY_LANGUAGES = ("CWLI", "SQL", "PPL")
+DEFAULT_QUERY_LANGUAGE = "CWLI"
+GROUP_PARAMETERS = ("logGroupName", "logGroupNames", "logGroupIdentifiers")
+MAX_QUERY_GROUPS = 50
+# StartQuery's `limit`: "The maximum limit is 100,000 ... only supported for Logs Insights QL
+# and is currently not supported for PPL and SQL"; without one the service returns 10,000 rows.
+MAX_QUERY_LIMIT = {"CWLI": 100_000, "SQL": 10_000, "PPL": 10_000}
+DEFAULT_QUERY_LIMIT = 10_000
+# GetQueryResults' `maxItems`, and the page size without one.
+MAX_RESULTS_PAGE = 10_000
+# How long a nextToken is honoured: GetQueryResults' (1 hour) and DescribeQueryDefinitions' (24 h).
+RESULTS_TOKEN_TTL_S = 60 * 60
+DEFINITIONS_TOKEN_TTL_S = 24 * 60 * 60
+# Tokens remembered at most (the oldest are forgotten first, then answered as unknown).
+MAX_TOKENS = 10_000
+# Queries whose rows the front keeps at once (the least recently read are dropped first, and
+# fetched from moto again if read again).
+MAX_CACHED_RESULTS = 16
+MAX_DEFINITIONS_PAGE = 1_000
+MAX_DEFINITION_PARAMETERS = 20
+# What moto runs for a SQL or PPL query, whose language the front does not interpret.
+EVERY_EVENT_QUERY = "fields @timestamp, @message, @logStream, @log | sort @timestamp asc"
+
+Clock = Callable[[], float]
+
+
+class ApiError(Exception):
+    """A request the front answers with an AWS error itself (validation, unknown resource)."""
+
+    def __init__(self, error_type: str, message: str, status: int = 400):
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.status = status
+
+
+def invalid(message: str) -> ApiError:
+    return ApiError("InvalidParameterException", message)
+
+
+def is_int(value: Any) -> bool:
+    """A JSON integer (JSON's `true` is not one)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def int_param(request: dict[str, Any], name: str, low: int, high: int, default: int | None) -> int | None:
+    """An optional integer parameter within [low, high]; `default` if absent."""
+    value = request.get(name)
+    if value is None:
+        return default
+    if not is_int(value) or not low <= value <= high:
+        raise invalid(f"{name} {json.dumps(value)} is out of range: an integer from {low} to {high}")
+    return value
+
+
+def text_param(request: dict[str, Any], name: str, high: int, required: bool) -> str | None:
+    """A string parameter of 1 to `high` characters; None if absent and not `required`."""
+    value = request.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not 1 <= len(value) <= high:
+        raise invalid(f"{name} must be a string of 1 to {high} characters (got {json.dumps(value)})")
+    return value
+
+
+def language_param(request: dict[str, Any], default: str | None) -> str | None:
+    """`queryLanguage`: CWLI, SQL or PPL; `default` if absent."""
+    value = request.get("queryLanguage")
+    if value is None:
+        return default
+    if value not in QUERY_LANGUAGES:
+        raise invalid(f"queryLanguage {json.dumps(value)} is not one of {', '.join(QUERY_LANGUAGES)}")
+    return value
+
+
+def seconds_param(value: Any) -> int | None:
+    """startTime / endTime as moto reads them (an integer, or None where moto would not filter)."""
+    try:
+        return int(value) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+
+
+def check_identifiers(identifiers: list[str]) -> None:
+    """logGroupIdentifiers: ARNs without a trailing `*` (the API reference says "Don't include an
+    * at the end"), and (our decision, the reference is silent) not names and ARNs mixed."""
+    arns = [i for i in identifiers if i.startswith("arn:")]
+    for arn in arns:
+        if arn.endswith("*"):
+            raise invalid(f"logGroupIdentifiers: {arn!r} ends in *; give the log group ARN without it")
+    if arns and len(arns) != len(identifiers):
+        raise invalid("logGroupIdentifiers must be all log group names or all ARNs")
+
+
+def parameter_groups(request: dict[str, Any]) -> list[str]:
+    """The log group names a CWLI or PPL StartQuery names: exactly one of its three parameters."""
+    given = [name for name in GROUP_PARAMETERS if request.get(name) is not None]
+    if len(given) != 1:
+        raise invalid("Specify exactly one of logGroupName, logGroupNames or logGroupIdentifiers")
+    name = given[0]
+    value = request[name]
+    if name == "logGroupName":
+        if not isinstance(value, str) or not value:
+            raise invalid("logGroupName must be a log group name")
+        return [value]
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_QUERY_GROUPS:
+        count = len(value) if isinstance(value, list) else "not a list"
+        raise invalid(f"{name} must list 1 to {MAX_QUERY_GROUPS} log groups (got {count})")
+    if not all(isinstance(entry, str) and entry for entry in value):
+        raise invalid(f"{name} must list log groups as non-empty strings")
+    if name == "logGroupIdentifiers":
+        check_identifiers(value)
+    return [group_of_identifier(entry) for entry in value]
+
+
+def sql_groups(request: dict[str, Any]) -> list[str]:
+    """The log group names of a SQL StartQuery, from its FROM clause, never from parameters."""
+    if any(request.get(name) is not None for name in GROUP_PARAMETERS):
+        raise invalid(
+            "SQL queries name their log groups in the query string (FROM "
+            "`logGroups(logGroupIdentifier: [...])`), not in logGroupName/logGroupNames/"
+            "logGroupIdentifiers"
+        )
+    query = request.get("queryString")
+    groups = sql_log_groups(query) if isinstance(query, str) else []
+    if not groups:
+        raise ApiError(
+            "MalformedQueryException",
+            "The SQL query names no log group: FROM `logGroups(logGroupIdentifier: ['name-or-arn', ...])` "
+            "or FROM `log-group-name`",
+        )
+    return groups
+
+
+@dataclass
+class QueryPlan:
+    """A StartQuery, validated: what the front runs in moto and remembers about it."""
+
+    language: str
+    limit: int  # rows returned at most (StartQuery's `limit`, or the default 10,000)
+    groups: list[str]  # log group names
+    start_time: int | None  # epoch seconds
+    end_time: int | None
+
+    @classmethod
+    def of(cls, request: dict[str, Any]) -> "QueryPlan":
+        """Validate a StartQuery as the service would (raises ApiError)."""
+        language = language_param(request, DEFAULT_QUERY_LANGUAGE)
+        assert language is not None
+        groups = sql_groups(request) if language == "SQL" else parameter_groups(request)
+        limit = int_param(request, "limit", 1, MAX_QUERY_LIMIT[language], DEFAULT_QUERY_LIMIT)
+        assert limit is not None
+        start, end = seconds_param(request.get("startTime")), seconds_param(request.get("endTime"))
+        return cls(language, limit, groups, start, end)
+
+    def moto_request(self, request: dict[str, Any]) -> dict[str, Any]:
+        """What moto is asked: the groups as `logGroupNames` (moto reads no logGroupIdentifiers),
+        and for SQL and PPL, which moto cannot run, every event of the groups, oldest first."""
+        asked = {k: v for k, v in request.items() if k not in GROUP_PARAMETERS}
+        asked["logGroupNames"] = self.groups
+        if self.language != "CWLI":
+            asked["queryString"] = EVERY_EVENT_QUERY
+        return asked
+
+
+def in_range(timestamp: int, start: int | None, end: int | None) -> bool:
+    """moto's query time filter: epoch-ms `timestamp` within [start, end] seconds, inclusive
+    (a missing or zero bound does not filter, as in moto)."""
+    return (not start or timestamp >= start * 1000) and (not end or timestamp <= end * 1000)
+
+
+CREDENTIAL_REGION = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/")
+
+
+def credential_region(environ: dict[str, Any]) -> str | None:
+    """The region of a SigV4 request's credential scope (`Credential=AKID/DATE/REGION/logs/...`)."""
+    match = CREDENTIAL_REGION.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return match.group(1) if match else None
+
+
+def moto_backend_of_query(query_id: str, region: str | None) -> LogsBackend | None:
+    """moto's Logs backend that ran `query_id`: the default account's in the request's region,
+    else whichever existing backend knows it (no backend is created by looking)."""
+    account = dict.get(logs_backends, DEFAULT_ACCOUNT_ID)
+    backend = dict.get(account, region) if account is not None and region else None
+    if backend is not None and query_id in backend.queries:
+        return backend
+    for _, _, candidate in logs_backends.iter_backends():
+        if query_id in getattr(candidate, "queries", {}):
+            return candidate  # type: ignore[no-any-return]
+    return None
+
+
+def query_statistics(backend: LogsBackend | None, query_id: str) -> dict[str, float]:
+    """GetQueryResults' statistics of a query moto ran, counted over moto's stored events as the
+    service counts them: every event of the query's groups in its time range, before any `limit`
+    (recordsMatched = recordsScanned: moto runs no filter; bytesScanned: UTF-8 message bytes)."""
+    matched = scanned_bytes = 0
+    query = backend.queries.get(query_id) if backend is not None else None
+    if query is not None:
+        assert backend is not None
+        for name in dict.fromkeys(query.log_group_names):
+            group = backend.groups.get(name)
+            for stream in group.streams.values() if group is not None else ():
+                for event in stream.events:
+                    if in_range(event.timestamp, query.start_time, query.end_time):
+                        matched += 1
+                        scanned_bytes += len(event.message.encode("utf-8"))
+    return {
+        "recordsMatched": float(matched),
+        "recordsScanned": float(matched),
+        "bytesScanned": float(scanned_bytes),
+    }
+
+
+class TokenBook:
+    """The opaque paging tokens the front issued, each bound to what it pages (a query id, a
+    filter), with the position it continues at and its issue time (thread-safe). A token is
+    urlsafe base64 of its binding, position and a random nonce: opaque to clients, and never
+    trusted for what it says (only tokens found here are honoured)."""
+
+    def __init__(self, ttl_s: float, clock: Clock):
+        self._lock = threading.Lock()
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._tokens: OrderedDict[str, tuple[Any, Any, float]] = OrderedDict()
+
+    def issue(self, binding: Any, position: Any) -> str:
+        raw = json.dumps([binding, position, secrets.token_hex(8)]).encode("utf-8")
+        token = base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+        with self._lock:
+            self._tokens[token] = (binding, position, self._clock())
+            while len(self._tokens) > MAX_TOKENS:
+                self._tokens.popitem(last=False)
+        return token
+
+    def redeem(self, token: Any, binding: Any) -> Any:
+        """The position `token` continues at; InvalidParameterException if this front did not
+        issue it, issued it for another binding, or issued it longer than its validity ago."""
+        with self._lock:
+            entry = self._tokens.get(token) if isinstance(token, str) else None
+        if entry is None or entry[0] != binding:
+            raise invalid(f"The next token {json.dumps(token)} is not valid for this request")
+        if self._clock() - entry[2] > self._ttl_s:
+            raise invalid("The next token has expired")
+        return entry[1]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tokens.clear()
+
+
+@dataclass
+class InsightsQuery:
+    """What the front remembers of a query moto ran (moto keeps only its rows)."""
+
+    plan: QueryPlan
+    statistics: dict[str, float]
+
+
+class Insights:
+    """The Logs Insights queries moto ran, their rows once read and their page tokens
+    (thread-safe). Forgotten with moto's state (`POST /moto-api/reset`)."""
+
+    def __init__(self, clock: Clock):
+        self._lock = threading.Lock()
+        self._queries: dict[str, InsightsQuery] = {}
+        self._rows: OrderedDict[str, list[Any]] = OrderedDict()
+        self.tokens = TokenBook(RESULTS_TOKEN_TTL_S, clock)
+
+    def remember(self, query_id: str, query: InsightsQuery) -> None:
+        with self._lock:
+            self._queries[query_id] = query
+
+    def query(self, query_id: Any) -> InsightsQuery | None:
+        with self._lock:
+            return self._queries.get(query_id) if isinstance(query_id, str) else None
+
+    def rows(self, query_id: str) -> list[Any] | None:
+        """A query's rows if still cached (they are then the most recently read)."""
+        with self._lock:
+            rows = self._rows.get(query_id)
+            if rows is not None:
+                self._rows.move_to_end(query_id)
+            return rows
+
+    def keep_rows(self, query_id: str, rows: list[Any]) -> None:
+        with self._lock:
+            self._rows[query_id] = rows
+            self._rows.move_to_end(query_id)
+            while len(self._rows) > MAX_CACHED_RESULTS:
+                self._rows.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._queries.clear()
+            self._rows.clear()
+        self.tokens.clear()
+
+
+@dataclass
+class QueryDefinition:
+    """A saved query (PutQueryDefinition), as DescribeQueryDefinitions lists it."""
+
+    query_definition_id: str
+    name: str
+    query_string: str
+    language: str
+    log_group_names: list[str]
+    parameters: list[dict[str, Any]]
+    last_modified: int  # epoch ms
+
+    def sort_key(self) -> tuple[str, str]:
+        return (self.name, self.query_definition_id)
+
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "queryDefinitionId": self.query_definition_id,
+            "name": self.name,
+            "queryString": self.query_string,
+            "lastModified": self.last_modified,
+        }
+        if self.log_group_names:
+            document["logGroupNames"] = self.log_group_names
+        document["queryLanguage"] = self.language
+        if self.parameters:
+            document["parameters"] = self.parameters
+        return document
+
+
+def named_object(value: Any) -> bool:
+    """A query definition parameter: an object with a non-empty `name`."""
+    return isinstance(value, dict) and isinstance(value.get("name"), str) and bool(value["name"])
+
+
+def definition_not_found(definition_id: Any) -> ApiError:
+    return ApiError("ResourceNotFoundException", f"Query definition {definition_id!r} does not exist")
+
+
+class QueryDefinitions:
+    """Saved queries, which moto lacks: PutQueryDefinition, DescribeQueryDefinitions and
+    DeleteQueryDefinition are answered here (thread-safe). Global to the server: neither
+    `DELETE /_logship/stats` nor moto's reset clears them."""
+
+    def __init__(self, clock: Clock):
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._definitions: dict[str, QueryDefinition] = {}
+        self.tokens = TokenBook(DEFINITIONS_TOKEN_TTL_S, clock)
+
+    def call(self, target: str, request: dict[str, Any]) -> dict[str, Any]:
+        """The answer to one of the three operations (raises ApiError)."""
+        if target == PUT_QUERY_DEFINITION:
+            return self.put(request)
+        if target == DESCRIBE_QUERY_DEFINITIONS:
+            return self.describe(request)
+        return self.delete(request)
+
+    def put(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Create, or with `queryDefinitionId` replace (every field, as the service does: what the
+        update leaves out is gone), a definition."""
+        name = text_param(request, "name", 255, required=True)
+        query_string = text_param(request, "queryString", 10_000, required=True)
+        language = language_param(request, DEFAULT_QUERY_LANGUAGE)
+        definition_id = text_param(request, "queryDefinitionId", 256, required=False)
+        groups = request.get("logGroupNames")
+        groups = [] if groups is None else groups
+        if not isinstance(groups, list) or not all(isinstance(g, str) and g for g in groups):
+            raise invalid("logGroupNames must be a list of log group names")
+        parameters = request.get("parameters")
+        parameters = [] if parameters is None else parameters
+        if (
+            not isinstance(parameters, list)
+            or len(parameters) > MAX_DEFINITION_PARAMETERS
+            or not all(named_object(p) for p in parameters)
+        ):
+            limit = MAX_DEFINITION_PARAMETERS
+            raise invalid(f"parameters must be a list of at most {limit} objects, each with a name")
+        assert name is not None and query_string is not None and language is not None
+        with self._lock:
+            if definition_id is not None and definition_id not in self._definitions:
+                raise definition_not_found(definition_id)
+            definition_id = definition_id or str(uuid.uuid4())
+            modified = int(self._clock() * 1000)
+            self._definitions[definition_id] = QueryDefinition(
+                definition_id, name, query_string, language, groups, parameters, modified
+            )
+        return {"queryDefinitionId": definition_id}
+
+    def describe(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Definitions ordered by name then id, filtered by name prefix (case-sensitive) and, if
+        given, language (our decision: without queryLanguage every language is listed), paged."""
+        prefix = text_param(request, "queryDefinitionNamePrefix", 255, required=False) or ""
+        language = language_param(request, None)
+        page = int_param(request, "maxResults", 1, MAX_DEFINITIONS_PAGE, MAX_DEFINITIONS_PAGE)
+        assert page is not None
+        binding = [prefix, language]
+        after = None
+        if request.get("nextToken") is not None:
+            after = tuple(self.tokens.redeem(request["nextToken"], binding))
+        with self._lock:
+            chosen = sorted(
+                (
+                    d
+                    for d in self._definitions.values()
+                    if d.name.startswith(prefix) and language in (None, d.language)
+                ),
+                key=QueryDefinition.sort_key,
+            )
+            if after is not None:
+                chosen = [d for d in chosen if d.sort_key() > after]
+            listed = [d.to_json() for d in chosen[:page]]
+        answer: dict[str, Any] = {"queryDefinitions": listed}
+        if len(chosen) > page:
+            answer["nextToken"] = self.tokens.issue(binding, list(chosen[page - 1].sort_key()))
+        return answer
+
+    def delete(self, request: dict[str, Any]) -> dict[str, Any]:
+        definition_id = text_param(request, "queryDefinitionId", 256, required=True)
+        with self._lock:
+            if self._definitions.pop(definition_id or "", None) is None:
+                raise definition_not_found(definition_id)
+        return {"success": True}
+
+
 # --- The middleware ----------------------------------------------------------------------------
 
 StartResponse = Callable[..., Any]
@@ -510,10 +1025,13 @@ class StrictLogs:
     latency) slots in without touching moto's app.
     """
 
-    def __init__(self, app: Callable[..., Any]):
+    def __init__(self, app: Callable[..., Any], clock: Clock = time.time):
         self.app = app
         self.stats = Stats()
         self.faults = FaultScript()
+        # `clock` (epoch seconds) dates page tokens and query definitions; tests may fake it.
+        self.insights = Insights(clock)
+        self.definitions = QueryDefinitions(clock)
         # moto's Logs backend is not thread-safe (its own TODO says so); one call into moto at a
         # time also makes the recorded order the order moto applied the calls in. Scripted
         # faults never reach moto and are answered at once, without waiting for the lock.
@@ -526,6 +1044,10 @@ class StrictLogs:
 
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if not target:
+            if path == "/moto-api/reset":
+                # moto forgets its queries: so does the front (query definitions are the front's
+                # own, and stay).
+                self.insights.clear()
             return self.app(environ, start_response)
         body = self.buffer_body(environ)
         return self.api_call(environ, start_response, target, body)
@@ -541,21 +1063,22 @@ class StrictLogs:
         is_put = target == PUT_LOG_EVENTS
         events = request.get("logEvents") if isinstance(request.get("logEvents"), list) else []
 
-        def record(status: int, error_type: str | None, faulted: bool, rejected: Any = None) -> None:
+        def record(
+            status: int, error_type: str | None, faulted: bool, rejected: Any = None, query_id: Any = None
+        ) -> None:
             summary = request
             if is_put and "logEvents" in request:
                 summary = {**request, "logEvents": len(events)}
-            self.stats.record_call(
-                arrival,
-                target,
-                {
-                    "target": operation(target),
-                    "request": summary,
-                    "status": status,
-                    "errorType": error_type,
-                    "faulted": faulted,
-                },
-            )
+            call = {
+                "target": operation(target),
+                "request": summary,
+                "status": status,
+                "errorType": error_type,
+                "faulted": faulted,
+            }
+            if target == START_QUERY and status == 200:
+                call["queryId"] = query_id
+            self.stats.record_call(arrival, target, call)
             if is_put:
                 self.stats.record_put(
                     {
@@ -571,7 +1094,7 @@ class StrictLogs:
 
         fault = self.faults.take(target, request)
         if fault is not None and fault.body is not None:
-            record(200, None, True, fault.body.get("rejectedLogEventsInfo"))
+            record(200, None, True, fault.body.get("rejectedLogEventsInfo"), fault.body.get("queryId"))
             return aws_answer(start_response, fault.body)
         if fault is not None and fault.rejected is None:
             assert fault.error_type is not None and fault.message is not None
@@ -583,26 +1106,31 @@ class StrictLogs:
             record(200, None, False)
             return aws_answer(start_response, {"success": True})
 
-        if target == START_QUERY and "logGroupIdentifiers" in request:
-            # moto reads only logGroupName / logGroupNames (identifiers alone make it answer 500).
-            if "logGroupName" in request or "logGroupNames" in request:
-                message = "Specify only one of logGroupName, logGroupNames or logGroupIdentifiers"
-                record(400, "InvalidParameterException", False)
-                return aws_error(start_response, 400, "InvalidParameterException", message)
-            identifiers = request["logGroupIdentifiers"]
-            if isinstance(identifiers, list):
-                identifiers = [group_of_identifier(i) for i in identifiers]
-            self.replace_body(environ, {**request, "logGroupNames": identifiers})
+        try:
+            if target in (PUT_QUERY_DEFINITION, DESCRIBE_QUERY_DEFINITIONS, DELETE_QUERY_DEFINITION):
+                answer = self.definitions.call(target, request)  # moto has none of them
+            elif target == GET_QUERY_RESULTS:
+                answer = self.query_results(environ, request)
+            elif target == START_QUERY:
+                status_line, headers, chunks = self.start_query(environ, request)
+                code = status_code(status_line)
+                started = parse_json_object(b"".join(chunks)).get("queryId")
+                record(code, moto_error_type(code, headers, chunks), False, query_id=started)
+                start_response(status_line, headers)
+                return chunks
+            else:
+                answer = None
+        except ApiError as err:
+            record(err.status, err.error_type, False)
+            return aws_error(start_response, err.status, err.error_type, err.message)
+        if answer is not None:
+            record(200, None, False)
+            return aws_answer(start_response, answer)
 
         if not is_put:
             with self.serial:
-                # moto raises KeyError for a GetQueryResults queryId it does not know: expected.
-                status_line, headers, chunks = self.call_moto(environ, log_crash=target != GET_QUERY_RESULTS)
+                status_line, headers, chunks = self.call_moto(environ)
             code = status_code(status_line)
-            if target == GET_QUERY_RESULTS and code == 500:
-                message = f"Query {request.get('queryId')!r} does not exist"
-                record(400, "ResourceNotFoundException", False)
-                return aws_error(start_response, 400, "ResourceNotFoundException", message)
             record(code, moto_error_type(code, headers, chunks), False)
             start_response(status_line, headers)
             return chunks
@@ -633,6 +1161,67 @@ class StrictLogs:
             record(code, error_type, fault is not None, answer.get("rejectedLogEventsInfo"))
         start_response(status_line, headers)
         return chunks
+
+    # -- Logs Insights --
+
+    def start_query(
+        self, environ: dict[str, Any], request: dict[str, Any]
+    ) -> tuple[str, list[tuple[str, str]], list[bytes]]:
+        """Validate a StartQuery (raises ApiError), have moto run it (see `QueryPlan.moto_request`)
+        and remember the query moto started, with its statistics counted under the same lock,
+        over the events moto ran it on. moto's answer is returned as it is."""
+        plan = QueryPlan.of(request)
+        self.replace_body(environ, plan.moto_request(request))
+        with self.serial:
+            status_line, headers, chunks = self.call_moto(environ)
+            query_id = parse_json_object(b"".join(chunks)).get("queryId")
+            if status_code(status_line) == 200 and isinstance(query_id, str):
+                backend = moto_backend_of_query(query_id, credential_region(environ))
+                statistics = query_statistics(backend, query_id)
+                self.insights.remember(query_id, InsightsQuery(plan, statistics))
+        return status_line, headers, chunks
+
+    def query_results(self, environ: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+        """GetQueryResults of a query moto ran, paged as the service pages them (raises ApiError):
+        Logs Insights QL by `maxItems` (default and maximum 10,000) with a `nextToken` while more
+        rows follow; SQL and PPL in one answer."""
+        max_items = int_param(request, "maxItems", 1, MAX_RESULTS_PAGE, None)
+        query_id = request.get("queryId")
+        query = self.insights.query(query_id)
+        if query is None:
+            raise ApiError("ResourceNotFoundException", f"Query {query_id!r} does not exist")
+        offset = 0
+        if request.get("nextToken") is not None:
+            offset = self.insights.tokens.redeem(request["nextToken"], query_id)
+        rows = self.insights.rows(query_id)
+        if rows is None:
+            rows = self.moto_rows(environ, query_id, query.plan)
+            self.insights.keep_rows(query_id, rows)
+        answer: dict[str, Any] = {
+            "status": "Complete",
+            "queryLanguage": query.plan.language,
+            "statistics": dict(query.statistics),
+        }
+        if query.plan.language != "CWLI":
+            answer["results"] = rows
+            return answer
+        end = offset + (max_items or MAX_RESULTS_PAGE)
+        answer["results"] = rows[offset:end]
+        if end < len(rows):
+            answer["nextToken"] = self.insights.tokens.issue(query_id, end)
+        return answer
+
+    def moto_rows(self, environ: dict[str, Any], query_id: str, plan: QueryPlan) -> list[Any]:
+        """A query's rows, asked of moto once (its GetQueryResults has every row, `@ptr` first),
+        cut to the query's limit. moto forgot the query (reset): ResourceNotFoundException."""
+        self.replace_body(environ, {"queryId": query_id})
+        with self.serial:
+            # moto raises KeyError for a queryId it does not know: expected, not logged.
+            status_line, _, chunks = self.call_moto(environ, log_crash=False)
+        rows = parse_json_object(b"".join(chunks)).get("results")
+        if status_code(status_line) != 200 or not isinstance(rows, list):
+            raise ApiError("ResourceNotFoundException", f"Query {query_id!r} does not exist")
+        return rows[: min(plan.limit, MAX_QUERY_LIMIT[plan.language])]
 
     # -- helpers --
 
@@ -741,6 +1330,17 @@ def exit_when_stdin_closes() -> None:
     os._exit(0)
 
 
+def create_server(port: int = 0, clock: Clock = time.time) -> tuple[BaseWSGIServer, StrictLogs]:
+    """moto's app as moto's own server builds it (moto/server.py), behind the front, bound to
+    127.0.0.1:`port` (0: any free port) and not serving yet. Tests may run one in-process to
+    drive its `clock`."""
+    moto_app = DomainDispatcherApplication(create_backend_app)
+    moto_app.debug = True  # type: ignore[attr-defined]
+    front = StrictLogs(moto_app, clock)
+    server = make_server("127.0.0.1", port, front, threaded=True, request_handler=MotoRequestHandler)
+    return server, front
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=0, help="port to bind (0: any free port)")
@@ -750,16 +1350,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.verbose:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-    # As moto's own server does (moto/server.py), with our middleware in front.
-    moto_app = DomainDispatcherApplication(create_backend_app)
-    moto_app.debug = True  # type: ignore[attr-defined]
-    server = make_server(
-        "127.0.0.1",
-        args.port,
-        StrictLogs(moto_app),
-        threaded=True,
-        request_handler=MotoRequestHandler,
-    )
+    server, _ = create_server(args.port)
     port = server.server_port
     # moto builds some URLs (SQS queue URLs, ...) from MOTO_PORT; tell it the real one.
     os.environ["MOTO_PORT"] = str(port)

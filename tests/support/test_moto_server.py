@@ -17,6 +17,7 @@ import select
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -64,11 +65,16 @@ def endpoint() -> Iterator[str]:
     assert proc.wait(timeout=10) == 0
 
 
-@pytest.fixture()
-def logs(endpoint: str) -> Any:
+def logs_client(url: str) -> Any:
     """A boto3 Logs client that neither validates parameters itself nor retries."""
     config = Config(parameter_validation=False, retries={"mode": "standard", "total_max_attempts": 1})
-    return boto3.client("logs", endpoint_url=endpoint, config=config, **CREDS)
+    return boto3.client("logs", endpoint_url=url, config=config, **CREDS)
+
+
+@pytest.fixture()
+def logs(endpoint: str) -> Any:
+    """A boto3 Logs client of the shared server (see `logs_client`)."""
+    return logs_client(endpoint)
 
 
 @pytest.fixture()
@@ -353,8 +359,9 @@ def test_scripted_running_then_moto_complete(endpoint: str, logs: Any, group: st
         assert answer["ResponseMetadata"]["HTTPHeaders"]["content-type"] == "application/x-amz-json-1.1"
         assert {k: v for k, v in answer.items() if k != "ResponseMetadata"} == RUNNING
     complete = polls[2]
-    assert complete["status"] == "Complete"
-    assert "statistics" not in complete  # moto never reports statistics
+    assert complete["status"] == "Complete" and complete["queryLanguage"] == "CWLI"
+    # moto reports no statistics: the front counts them (every event in range, before `limit 5`).
+    assert complete["statistics"] == {"recordsMatched": 7.0, "recordsScanned": 7.0, "bytesScanned": 14.0}
     # moto: @ptr first, @timestamp as epoch milliseconds (the service writes "2026-11-22 03:44:34.391").
     rows = results(complete)
     assert all(list(row) == ["@ptr", "@timestamp", "@message"] for row in rows)
@@ -404,6 +411,7 @@ def test_scripted_query_lifecycle_and_stop_query(endpoint: str, logs: Any, group
                      "message": "Query is not running", "match": {"queryId": query_id}})
 
     assert logs.start_query(logGroupName=group, queryString=QUERY, **window())["queryId"] == query_id
+    assert calls(endpoint, f"target=StartQuery&logGroupName={group}")[-1]["queryId"] == query_id
     assert logs.get_query_results(queryId=query_id)["status"] == "Running"
     assert error_of(lambda: logs.stop_query(queryId=query_id)) == (
         400, "InvalidParameterException", "Query is not running"
@@ -443,6 +451,8 @@ def test_calls_are_recorded_in_order_and_filterable(endpoint: str, logs: Any, gr
     assert mine[2]["request"] == {"logGroupName": group, "logStreamName": "s", "logEvents": 3}
     assert mine[3]["request"]["logEvents"] == 0
     assert mine[4]["request"]["logGroupNames"] == [group] and mine[4]["request"]["queryString"] == QUERY
+    assert mine[4]["queryId"] == query_id, "a StartQuery's record carries the id it answered"
+    assert all("queryId" not in c for c in mine if c["target"] != "StartQuery")
 
     # By group: calls naming it (logGroupName or logGroupNames), not those naming only a queryId.
     by_group = calls(endpoint, f"logGroupName={group}")
@@ -498,12 +508,314 @@ def test_match_on_list_fields(endpoint: str, logs: Any, group: str) -> None:
     ]
 
 
-def test_moto_crashes_are_answered_500_and_recorded(endpoint: str, logs: Any) -> None:
-    marker = f"fields @message, {uuid.uuid4().hex}"
-    # No group at all: moto's StartQuery raises (the service would say InvalidParameterException).
-    assert error_of(lambda: logs.start_query(queryString=marker, **window()))[0] == 500
+def test_moto_crashes_are_answered_500_and_recorded(endpoint: str, logs: Any, group: str) -> None:
+    marker = f"fields @message | limit x{uuid.uuid4().hex}"
+    # A limit that is not a number: moto's query parser raises (the service would say
+    # MalformedQueryException).
+    assert error_of(lambda: logs.start_query(logGroupName=group, queryString=marker, **window()))[0] == 500
     seen = [c for c in calls(endpoint, "target=StartQuery") if c["request"].get("queryString") == marker]
     assert [(c["status"], c["errorType"], c["faulted"]) for c in seen] == [(500, None, False)]
+
+
+# --- Logs Insights paging, limits, languages ------------------------------------------------------
+
+ASC = "fields @timestamp, @message | sort @timestamp asc"
+ACCOUNT_ARN = "arn:aws:logs:us-east-1:123456789012:log-group:"
+
+
+def start(logs: Any, **params: Any) -> str:
+    """A StartQuery over `window()`; its queryId."""
+    return logs.start_query(**params, **window())["queryId"]
+
+
+def messages_of(answer: dict[str, Any]) -> list[str]:
+    return [row["@message"] for row in results(answer)]
+
+
+def new_group(logs: Any, name: str) -> str:
+    logs.create_log_group(logGroupName=name)
+    logs.create_log_stream(logGroupName=name, logStreamName="s")
+    return name
+
+
+def test_results_come_in_pages_like_the_service(logs: Any, group: str) -> None:
+    t = now_ms() - 120_000
+    messages = [f"m{i:05d}" for i in range(25_000)]
+    for first in range(0, len(messages), 10_000):
+        put(logs, group, [{"timestamp": t + i, "message": messages[i]}
+                          for i in range(first, min(first + 10_000, len(messages)))])
+    query_id = start(logs, logGroupName=group, queryString=ASC, limit=100_000)
+
+    pages = [logs.get_query_results(queryId=query_id)]
+    while "nextToken" in pages[-1]:
+        pages.append(logs.get_query_results(queryId=query_id, nextToken=pages[-1]["nextToken"]))
+    assert [len(page["results"]) for page in pages] == [10_000, 10_000, 5_000]
+    assert [m for page in pages for m in messages_of(page)] == messages
+    for page in pages:
+        assert page["status"] == "Complete" and page["queryLanguage"] == "CWLI"
+        assert page["statistics"] == {"recordsMatched": 25_000.0, "recordsScanned": 25_000.0,
+                                      "bytesScanned": float(sum(len(m) for m in messages))}
+
+    # From the start again; an earlier token still reads its page (within its hour).
+    again = logs.get_query_results(queryId=query_id)
+    assert results(again) == results(pages[0]) and again["nextToken"] != pages[0]["nextToken"]
+    assert results(logs.get_query_results(queryId=query_id, nextToken=pages[0]["nextToken"])) == results(pages[1])
+    # maxItems sets the page size, page by page.
+    small = logs.get_query_results(queryId=query_id, maxItems=3)
+    assert messages_of(small) == messages[:3]
+    following = logs.get_query_results(queryId=query_id, maxItems=4, nextToken=small["nextToken"])
+    assert messages_of(following) == messages[3:7]
+    for bad in (0, 10_001):
+        status, code, message = error_of(lambda: logs.get_query_results(queryId=query_id, maxItems=bad))
+        assert (status, code) == (400, "InvalidParameterException") and "maxItems" in message
+
+    # A token is this front's, for its own query only.
+    other = start(logs, logGroupName=group, queryString=ASC, limit=20)
+    assert error_of(lambda: logs.get_query_results(queryId=other, nextToken=small["nextToken"]))[:2] == (
+        400, "InvalidParameterException"
+    )
+    assert error_of(lambda: logs.get_query_results(queryId=query_id, nextToken="bm9wZQ"))[:2] == (
+        400, "InvalidParameterException"
+    )
+    # Without `limit`, the service's 10,000 rows: one full page; recordsMatched still counts all.
+    default = logs.get_query_results(queryId=start(logs, logGroupName=group, queryString=ASC))
+    assert len(default["results"]) == 10_000 and "nextToken" not in default
+    assert default["statistics"]["recordsMatched"] == 25_000.0
+
+
+def test_start_query_limit_truncates(endpoint: str, logs: Any, group: str) -> None:
+    put(logs, group, [{"timestamp": now_ms() - 2 * 3_600_000, "message": "before the window"}])
+    events = at_now([f"m{i}" for i in range(7)])
+    put(logs, group, events)
+
+    answer = logs.get_query_results(queryId=start(logs, logGroupName=group, queryString=ASC, limit=3))
+    assert messages_of(answer) == ["m0", "m1", "m2"]
+    # recordsMatched: every event in the time range, before the limit, and only those.
+    assert answer["statistics"] == {"recordsMatched": 7.0, "recordsScanned": 7.0, "bytesScanned": 14.0}
+    # The query string's own limit applies too.
+    answer = logs.get_query_results(queryId=start(logs, logGroupName=group, queryString=QUERY, limit=6))
+    assert messages_of(answer) == ["m0", "m1", "m2", "m3", "m4"]
+    assert answer["statistics"]["recordsMatched"] == 7.0
+    started = calls(endpoint, f"logGroupName={group}&target=StartQuery")
+    assert [c["request"]["limit"] for c in started] == [3, 6]  # recorded as sent
+
+
+@pytest.mark.parametrize("language,top", [("CWLI", 100_000), ("SQL", 10_000), ("PPL", 10_000)])
+def test_limit_range_per_language(logs: Any, group: str, language: str, top: int) -> None:
+    if language == "SQL":
+        params: dict[str, Any] = {"queryString": f"SELECT * FROM `{group}`"}
+    else:
+        params = {"logGroupName": group, "queryString": "fields @message"}
+    for bad in (0, top + 1):
+        status, code, message = error_of(lambda: start(logs, queryLanguage=language, limit=bad, **params))
+        assert (status, code) == (400, "InvalidParameterException")
+        assert "limit" in message and str(bad) in message
+    start(logs, queryLanguage=language, limit=top, **params)
+
+
+def test_query_language_is_validated_and_recorded(endpoint: str, logs: Any, group: str) -> None:
+    status, code, message = error_of(
+        lambda: start(logs, queryLanguage="KQL", logGroupName=group, queryString="fields @message")
+    )
+    assert (status, code) == (400, "InvalidParameterException") and "KQL" in message
+    ppl = start(logs, queryLanguage="PPL", logGroupName=group, queryString="fields `@message`")
+    cwli = start(logs, logGroupName=group, queryString="fields @message")
+
+    started = calls(endpoint, f"logGroupName={group}&target=StartQuery")
+    assert [(c["request"].get("queryLanguage"), c["status"]) for c in started] == [
+        ("KQL", 400), ("PPL", 200), (None, 200)
+    ]
+    assert logs.get_query_results(queryId=ppl)["queryLanguage"] == "PPL"
+    assert logs.get_query_results(queryId=cwli)["queryLanguage"] == "CWLI"  # the default
+
+
+def test_sql_reads_its_groups_from_its_from_clause(endpoint: str, logs: Any, group: str) -> None:
+    other = new_group(logs, f"{group}-b")
+    t = now_ms() - 60_000
+    put(logs, group, [{"timestamp": t, "message": "a0"}, {"timestamp": t + 2, "message": "a2"}])
+    put(logs, other, [{"timestamp": t + 1, "message": "b1"}])
+
+    # Names and ARNs, either quotes, keywords in any case; the rest of the SQL is not interpreted.
+    sources = f"""['{group}', "{ACCOUNT_ARN}{other}"]"""
+    query = f"select `@message` from `LOGGROUPS(logGroupIdentifier: {sources})` where 1 = 0"
+    answer = logs.get_query_results(queryId=start(logs, queryLanguage="SQL", queryString=query), maxItems=1)
+    assert answer["queryLanguage"] == "SQL" and "nextToken" not in answer  # never paged
+    rows = results(answer)
+    assert list(rows[0]) == ["@ptr", "@timestamp", "@message", "@logStream", "@log"]
+    assert [(r["@message"], r["@log"], r["@logStream"]) for r in rows] == [
+        ("a0", group, "s"), ("b1", other, "s"), ("a2", group, "s")
+    ]
+    assert answer["statistics"]["recordsMatched"] == 3.0
+    simple = f"SELECT * FROM `{other}`"
+    simple_id = start(logs, queryLanguage="SQL", queryString=simple)
+    assert messages_of(logs.get_query_results(queryId=simple_id)) == ["b1"]
+    # The stats and faults' logGroupName finds SQL queries by their FROM clause.
+    started = calls(endpoint, f"logGroupName={other}&target=StartQuery")
+    assert [c["request"]["queryString"] for c in started] == [query, simple]
+
+    for params in ({"logGroupName": group}, {"logGroupNames": [group]}, {"logGroupIdentifiers": [group]}):
+        status, code, message = error_of(lambda: start(logs, queryLanguage="SQL", queryString=simple, **params))
+        assert (status, code) == (400, "InvalidParameterException") and "query string" in message
+    assert error_of(lambda: start(logs, queryLanguage="SQL", queryString="SELECT 1"))[:2] == (
+        400, "MalformedQueryException"
+    )
+
+
+def test_ppl_is_answered_in_one_page(logs: Any, group: str) -> None:
+    put(logs, group, at_now([f"m{i}" for i in range(12)]))
+    query_id = start(logs, queryLanguage="PPL", logGroupIdentifiers=[ACCOUNT_ARN + group],
+                     queryString="fields `@message` | head 3")
+    answer = logs.get_query_results(queryId=query_id, maxItems=5)
+    assert answer["queryLanguage"] == "PPL" and "nextToken" not in answer
+    assert messages_of(answer) == [f"m{i}" for i in range(12)]  # every event, oldest first
+    assert error_of(lambda: logs.get_query_results(queryId=query_id, maxItems=0))[:2] == (
+        400, "InvalidParameterException"
+    )
+
+
+def test_log_group_parameters_are_validated(logs: Any, group: str) -> None:
+    other = new_group(logs, f"{group}-b")
+    refused = [
+        ({}, "exactly one"),
+        ({"logGroupName": group, "logGroupNames": [group]}, "exactly one"),
+        ({"logGroupNames": []}, "1 to 50"),
+        ({"logGroupNames": [group] * 51}, "1 to 50"),
+        ({"logGroupIdentifiers": [group, ACCOUNT_ARN + other]}, "all log group names or all ARNs"),
+        ({"logGroupIdentifiers": [ACCOUNT_ARN + group + ":*"]}, "ends in *"),
+    ]
+    for language in ("CWLI", "PPL"):
+        for params, words in refused:
+            status, code, message = error_of(
+                lambda: start(logs, queryLanguage=language, queryString="fields @message", **params)
+            )
+            assert (status, code) == (400, "InvalidParameterException") and words in message, params
+    # All ARNs, or all names, are fine.
+    start(logs, logGroupIdentifiers=[ACCOUNT_ARN + group, ACCOUNT_ARN + other], queryString="fields @message")
+    start(logs, logGroupIdentifiers=[group, other], queryString="fields @message")
+
+
+def test_query_definitions(endpoint: str, logs: Any) -> None:
+    prefix = f"def-{uuid.uuid4().hex[:8]}-"
+    put_definition = logs.put_query_definition
+    b = put_definition(name=prefix + "b", queryString="fields @message")["queryDefinitionId"]
+    a = put_definition(name=prefix + "a", queryString="fields @timestamp", logGroupNames=["/x"],
+                       queryLanguage="CWLI")["queryDefinitionId"]
+    c = put_definition(name=prefix + "c", queryString="SELECT 1", queryLanguage="SQL",
+                       parameters=[{"name": "n", "defaultValue": "3"}])["queryDefinitionId"]
+    # An update replaces the whole definition (b had no parameters; now it has, and a new name).
+    assert put_definition(queryDefinitionId=b, name=prefix + "b2", queryString="fields `@message`",
+                          queryLanguage="PPL", parameters=[{"name": "p", "description": "d"}]
+                          )["queryDefinitionId"] == b
+
+    def describe(**params: Any) -> dict[str, Any]:
+        return logs.describe_query_definitions(queryDefinitionNamePrefix=prefix, **params)
+
+    listed = describe()["queryDefinitions"]
+    assert [(d["queryDefinitionId"], d["name"], d["queryLanguage"]) for d in listed] == [
+        (a, prefix + "a", "CWLI"), (b, prefix + "b2", "PPL"), (c, prefix + "c", "SQL")
+    ]
+    assert listed[0]["logGroupNames"] == ["/x"] and "parameters" not in listed[0]
+    assert "logGroupNames" not in listed[1] and listed[1]["parameters"] == [{"name": "p", "description": "d"}]
+    assert listed[2]["parameters"] == [{"name": "n", "defaultValue": "3"}]
+    assert all(abs(d["lastModified"] - now_ms()) < 60_000 for d in listed)
+
+    first = describe(maxResults=2)
+    assert [d["queryDefinitionId"] for d in first["queryDefinitions"]] == [a, b]
+    second = describe(maxResults=2, nextToken=first["nextToken"])
+    assert [d["queryDefinitionId"] for d in second["queryDefinitions"]] == [c] and "nextToken" not in second
+    # A token is bound to its prefix and language; an unknown one is refused.
+    for params in ({"queryLanguage": "SQL"}, {}):
+        token = first["nextToken"] if params else "bm9wZQ"
+        assert error_of(lambda: describe(nextToken=token, **params))[:2] == (400, "InvalidParameterException")
+    assert [d["queryDefinitionId"] for d in describe(queryLanguage="SQL")["queryDefinitions"]] == [c]
+    assert logs.describe_query_definitions(queryDefinitionNamePrefix=prefix.upper())["queryDefinitions"] == []
+    for bad in (0, 1_001):
+        status, code, message = error_of(lambda: describe(maxResults=bad))
+        assert (status, code) == (400, "InvalidParameterException") and "maxResults" in message
+
+    unknown = str(uuid.uuid4())
+    assert error_of(lambda: put_definition(queryDefinitionId=unknown, name=prefix + "z", queryString="x"))[:2] == (
+        400, "ResourceNotFoundException"
+    )
+    assert error_of(lambda: put_definition(name=prefix + "z", queryString=""))[:2] == (
+        400, "InvalidParameterException"
+    )
+    assert error_of(lambda: put_definition(name=prefix + "z", queryString="x", queryLanguage="KQL"))[:2] == (
+        400, "InvalidParameterException"
+    )
+    assert logs.delete_query_definition(queryDefinitionId=a)["success"] is True
+    assert error_of(lambda: logs.delete_query_definition(queryDefinitionId=a))[:2] == (
+        400, "ResourceNotFoundException"
+    )
+    assert [d["queryDefinitionId"] for d in describe()["queryDefinitions"]] == [b, c]
+
+    puts = [c for c in calls(endpoint, "target=PutQueryDefinition") if c["request"]["name"].startswith(prefix)]
+    assert [(c["status"], c["errorType"]) for c in puts] == [(200, None)] * 4 + [
+        (400, "ResourceNotFoundException"), (400, "InvalidParameterException"), (400, "InvalidParameterException")
+    ]
+    assert not any(c["faulted"] for c in puts)
+    assert puts[2]["request"]["queryLanguage"] == "SQL"
+
+
+# A second server in this process, whose clock the test drives.
+
+
+def load_module(name: str, path: Path) -> Any:
+    """A script imported as a module (registered first: its dataclasses look themselves up)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture()
+def local() -> Iterator[tuple[str, list[float]]]:
+    """A front served by a thread of this process: its URL, and its clock ([epoch seconds])."""
+    module = load_module("moto_server_in_process", SERVER)
+    clock = [time.time()]
+    server, _ = module.create_server(0, clock=lambda: clock[0])
+    serve = lambda: server.serve_forever(poll_interval=0.05)  # noqa: E731 (a quick shutdown)
+    thread = threading.Thread(target=serve, name="local-moto", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", clock
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_tokens_expire_and_reset_forgets_queries(local: tuple[str, list[float]]) -> None:
+    url, clock = local
+    logs = logs_client(url)
+    group = new_group(logs, "/local/g")
+    put(logs, group, at_now(["a", "b", "c"]))
+    query_id = start(logs, logGroupName=group, queryString=ASC)
+    token = logs.get_query_results(queryId=query_id, maxItems=1)["nextToken"]
+    for name in ("q-1", "q-2"):
+        logs.put_query_definition(name=name, queryString="fields @message")
+    definitions_token = logs.describe_query_definitions(maxResults=1)["nextToken"]
+
+    clock[0] += 3_600  # an hour: still valid
+    assert messages_of(logs.get_query_results(queryId=query_id, maxItems=1, nextToken=token)) == ["b"]
+    clock[0] += 1
+    assert error_of(lambda: logs.get_query_results(queryId=query_id, nextToken=token)) == (
+        400, "InvalidParameterException", "The next token has expired"
+    )
+    assert messages_of(logs.get_query_results(queryId=query_id)) == ["a", "b", "c"]  # from the start
+    assert len(logs.describe_query_definitions(maxResults=1, nextToken=definitions_token)["queryDefinitions"]) == 1
+    clock[0] += 24 * 3_600
+    assert error_of(lambda: logs.describe_query_definitions(maxResults=1, nextToken=definitions_token))[:2] == (
+        400, "InvalidParameterException"
+    )
+
+    # moto's reset: its queries are gone from the front too; query definitions stay.
+    assert http(url, "/moto-api/reset", "POST")[0] == 200
+    assert error_of(lambda: logs.get_query_results(queryId=query_id))[:2] == (400, "ResourceNotFoundException")
+    assert [d["name"] for d in logs.describe_query_definitions()["queryDefinitions"]] == ["q-1", "q-2"]
 
 
 # --- Process lifetime -----------------------------------------------------------------------------
