@@ -243,12 +243,24 @@ impl Moto {
     }
 
     /// Puts `(timestamp, message)` events into `group`/`stream` (which must exist), sorted and
-    /// in requests of 5,000: test data for the functions to find.
+    /// in requests within PutLogEvents' limits (10,000 events, 1 MiB): test data for the
+    /// functions to find.
     pub async fn put(&self, group: &str, stream: &str, events: &[(i64, String)]) {
         let client = self.client().await;
         let mut sorted = events.to_vec();
         sorted.sort_by_key(|e| e.0);
-        for chunk in sorted.chunks(5_000) {
+        let mut chunks = Vec::new();
+        let (mut start, mut bytes) = (0, 0);
+        for (i, (_, m)) in sorted.iter().enumerate() {
+            let size = m.len() + 26;
+            if i - start == 10_000 || bytes + size > 1_048_576 {
+                chunks.push(&sorted[start..i]);
+                (start, bytes) = (i, 0);
+            }
+            bytes += size;
+        }
+        chunks.push(&sorted[start..]);
+        for chunk in chunks.into_iter().filter(|c| !c.is_empty()) {
             let batch = chunk
                 .iter()
                 .map(|(t, m)| {

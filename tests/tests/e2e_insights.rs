@@ -233,3 +233,162 @@ async fn an_invalid_variable_fails_init_as_invalid_configuration() {
         "{init}"
     );
 }
+
+/// The built function republishes a window of 100,000 rows of about 1 KB: the result reaches
+/// the Logs Insights QL maximum, so its pages are counted, not republished, and each half of the
+/// window is queried and republished page by page. Every row once, in order, and the function's
+/// peak RSS stays within the budget of a 128 MB function's half.
+#[tokio::test]
+async fn a_window_of_100000_rows_of_1_kb_splits_and_stays_within_64_mb() {
+    const ROWS: i64 = 100_000;
+    let scheduled = now_ms();
+    let w = Window::aligned(scheduled, Duration::from_secs(3600), Duration::ZERO);
+    let source = unique("/logship/e2e/insights-big");
+    Moto::shared().create(&source, &["app"]).await;
+    let pad = "x".repeat(1000);
+    let events: Vec<(i64, String)> = (0..ROWS)
+        .map(|i| {
+            (
+                w.start_ms + i * (w.len_ms() / ROWS),
+                format!("r{i:06} {pad}"),
+            )
+        })
+        .collect();
+    Moto::shared().put(&source, "app", &events).await;
+    let reports = unique("/logship/e2e/insights-big-out");
+    let f = start(&[("TARGET_LOG_GROUP", &reports)]).await;
+    let spec = json!({"name": "big", "query": "fields @timestamp, @message | sort @timestamp asc", "logGroups": [source],
+                      "window": "1h", "scheduledTime": rfc3339(scheduled)});
+    let answer = f
+        .api
+        .invoke(spec, Duration::from_secs(600))
+        .await
+        .response();
+    let peak_kib = f.process.peak_rss_kib();
+    let q = &answer["queries"][0];
+    assert_eq!(
+        (
+            q["rows"].clone(),
+            q["queryIds"].as_array().map(Vec::len),
+            q["pages"].clone()
+        ),
+        (json!(ROWS), Some(3), json!(21)),
+        "10 pages counted, then each half's pages: 6 for the first (50,001 rows: the range is \
+         inclusive of its end second, whose row belongs to the second half), 5 for the second: {answer}"
+    );
+    println!(
+        "peak RSS republishing {ROWS} rows of 1 KB: {} KiB",
+        peak_kib
+    );
+    assert!(
+        peak_kib <= 64 * 1024,
+        "peak RSS {peak_kib} KiB is over the 64 MiB budget"
+    );
+    let got = read_all(&Moto::shared().client().await, &reports, "big").await;
+    assert_eq!(got.len(), ROWS as usize);
+    for (i, (t, m)) in got.iter().enumerate() {
+        let row: Value = serde_json::from_str(m).unwrap();
+        assert_eq!(
+            (*t, row["@message"].as_str().unwrap()),
+            (events[i].0, events[i].1.as_str()),
+            "row {i}"
+        );
+    }
+    let summaries = f.summaries();
+    assert_eq!(
+        (
+            summaries[0]["rows"].clone(),
+            summaries[0]["written"].clone(),
+            summaries[0]["conserved"].clone()
+        ),
+        (json!(ROWS), json!(ROWS), json!(true))
+    );
+}
+
+/// The samples of each spec form (SQL, PPL, a saved query, ARNs) through the built binary,
+/// pointed at a test group and the last whole window.
+#[tokio::test]
+async fn the_sql_ppl_saved_query_and_arn_samples_through_the_runtime_api() {
+    let scheduled = now_ms();
+    let source = unique("/logship/e2e/insights-forms");
+    Moto::shared().create(&source, &["app"]).await;
+    // Two events in the last whole 5-minute window; each sample runs over that window.
+    let five = Window::aligned(scheduled, Duration::from_secs(300), Duration::ZERO);
+    let events: Vec<(i64, String)> = (0..2)
+        .map(|i| (five.start_ms + 1000 * i, format!("ERROR e{i}")))
+        .collect();
+    Moto::shared().put(&source, "app", &events).await;
+    let reports = unique("/logship/e2e/insights-forms-out");
+    let f = start(&[("TARGET_LOG_GROUP", &reports)]).await;
+    let client = Moto::shared().client().await;
+    let definition = unique("errors-by-service");
+    client
+        .put_query_definition()
+        .name(&definition)
+        .query_string(
+            "fields @timestamp, @message | filter @message like /{{level}}/ | sort @timestamp asc",
+        )
+        .log_group_names(&source)
+        .parameters(
+            aws_sdk_cloudwatchlogs::types::QueryParameter::builder()
+                .name("level")
+                .default_value("WARN")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let arn = format!("arn:aws:logs:us-east-1:123456789012:log-group:{source}");
+    for (file, language, pages) in [
+        ("insights-sql.json", "sql", 1),
+        ("insights-ppl.json", "ppl", 1),
+        ("insights-saved-query.json", "cwli", 1),
+        ("insights-arns.json", "cwli", 1),
+    ] {
+        let mut spec = sample(file);
+        spec["scheduledTime"] = json!(rfc3339(scheduled));
+        spec["delay"] = json!("0s");
+        spec["window"] = json!("5m");
+        spec["target"] = json!({"logGroup": reports, "logStream": file});
+        if let Some(q) = spec["query"].as_str() {
+            spec["query"] = json!(q.replace("/aws/lambda/orders-api", &source));
+        }
+        if spec.get("logGroups").is_some() {
+            spec["logGroups"] = if file == "insights-arns.json" {
+                json!([format!("{arn}:*")])
+            } else {
+                json!([source])
+            };
+        }
+        if spec.get("queryDefinition").is_some() {
+            spec["queryDefinition"] = json!(definition);
+        }
+        let answer = f.api.invoke(spec, TIMEOUT).await.response();
+        let q = &answer["queries"][0];
+        assert_eq!(
+            (q["rows"].clone(), q["language"].clone(), q["pages"].clone()),
+            (json!(2), json!(language), json!(pages)),
+            "{file}: {answer}"
+        );
+        assert_eq!(read_all(&client, &reports, file).await.len(), 2, "{file}");
+    }
+    let starts: Vec<Value> = Moto::shared()
+        .calls(Some("StartQuery"), Some(&source))
+        .await
+        .into_iter()
+        .map(|c| c["request"].clone())
+        .collect();
+    let languages: Vec<&str> = starts
+        .iter()
+        .map(|s| s["queryLanguage"].as_str().unwrap())
+        .collect();
+    assert_eq!(languages, ["SQL", "PPL", "CWLI", "CWLI"]);
+    assert_eq!(
+        starts[2]["queryString"],
+        json!("fields @timestamp, @message | filter @message like /ERROR/ | sort @timestamp asc"),
+        "the sample's parameter value replaces the saved default"
+    );
+    assert_eq!(starts[3]["logGroupIdentifiers"], json!([arn]));
+    assert!(f.summaries().iter().all(|s| s["conserved"] == true));
+}

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use logship::failure::Typed;
 use logship::insights::query::{Poll, QueryRunner};
 use logship::insights::spec::{Window, rfc3339};
 use logship::insights::{Outcome, Reporter, ReporterConfig};
@@ -163,18 +164,106 @@ async fn windows_align_and_a_retry_covers_the_same_one() {
     );
 }
 
+/// The messages of the rows republished to `group`/`stream`, in the order they were stored.
+async fn republished(group: &str, stream: &str) -> Vec<String> {
+    read_all(&Moto::shared().client().await, group, stream)
+        .await
+        .iter()
+        .map(|(_, m)| {
+            serde_json::from_str::<Value>(m).unwrap()["@message"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+/// `n` events evenly over `w`, oldest first: `e00000`, `e00001`, …
+fn spread(w: Window, n: i64) -> Vec<(i64, String)> {
+    (0..n)
+        .map(|i| (w.start_ms + i * (w.len_ms() / n), format!("e{i:05}")))
+        .collect()
+}
+
+/// The StartQuery requests whose parameters or query string name `group`.
+async fn starts(group: &str) -> Vec<Value> {
+    Moto::shared()
+        .calls(Some("StartQuery"), None)
+        .await
+        .into_iter()
+        .filter(|c| c["request"].to_string().contains(group))
+        .map(|c| c["request"].clone())
+        .collect()
+}
+
+/// GetQueryResults calls for `query_id`: (the request's nextToken, rows answered).
+async fn result_calls(query_id: &str) -> Vec<Value> {
+    Moto::shared()
+        .calls(Some("GetQueryResults"), None)
+        .await
+        .into_iter()
+        .filter(|c| c["request"]["queryId"] == json!(query_id))
+        .map(|c| c["request"].clone())
+        .collect()
+}
+
 #[tokio::test]
-async fn a_full_result_splits_the_window_until_nothing_is_cut_off() {
+async fn a_result_of_25000_rows_is_read_page_by_page_and_republished_once_in_order() {
     let (w, scheduled) = last_window();
-    // 15,000 events, evenly over the window: the first query returns 10,000 (moto honours
-    // `limit 10000`), each half returns 7,500.
-    let events: Vec<(i64, String)> = (0..15_000)
-        .map(|i| (w.start_ms + i * (w.len_ms() / 15_000), format!("e{i:05}")))
-        .collect();
+    let events = spread(w, 25_000);
+    let group = source(&events).await;
+    let target = unique("/logship/insights/pages");
+    let r = reporter(&[("TARGET_LOG_GROUP", &target)]).await;
+    let spec = json!({"name": "all", "query": "fields @timestamp, @message | sort @timestamp asc", "logGroups": [group], "window": "5m", "scheduledTime": scheduled});
+    let o = r.handle(spec, within(60)).await;
+    assert_eq!((o.summary.splits, o.summary.pages), (0, 3));
+    let answer = ok(o);
+    let q = &answer["queries"][0];
+    assert_eq!(
+        (
+            q["rows"].clone(),
+            q["pages"].clone(),
+            q["language"].clone(),
+            q.get("queryIds")
+        ),
+        (json!(25_000), json!(3), json!("cwli"), None)
+    );
+    let started = starts(&group).await;
+    assert_eq!(started.len(), 1, "one StartQuery: {started:#?}");
+    assert_eq!(
+        (
+            started[0]["queryLanguage"].clone(),
+            started[0]["limit"].clone(),
+            started[0]["logGroupNames"].clone()
+        ),
+        (json!("CWLI"), json!(100_000), json!([group]))
+    );
+    let gets = result_calls(q["queryId"].as_str().unwrap()).await;
+    let tokens = gets.iter().filter(|g| g.get("nextToken").is_some()).count();
+    assert_eq!(
+        tokens, 2,
+        "pages 2 and 3 by token, each read once: {gets:#?}"
+    );
+    assert!(gets.iter().all(|g| g["maxItems"] == 10_000));
+    let want: Vec<String> = events.iter().map(|e| e.1.clone()).collect();
+    assert_eq!(
+        republished(&target, "all").await,
+        want,
+        "every row once, in order"
+    );
+    Moto::shared().assert_no_violations(&target).await;
+}
+
+#[tokio::test]
+async fn a_result_that_reaches_the_specs_limit_splits_the_window_until_nothing_is_cut_off() {
+    let (w, scheduled) = last_window();
+    // 15,000 events, evenly over the window: the first query returns 10,000 (the spec's
+    // limit), each half returns 7,500.
+    let events = spread(w, 15_000);
     let group = source(&events).await;
     let target = unique("/logship/insights/split");
     let r = reporter(&[("TARGET_LOG_GROUP", &target)]).await;
-    let spec = json!({"name": "all", "query": "fields @timestamp, @message | sort @timestamp asc | limit 10000", "logGroups": [group], "window": "5m", "scheduledTime": scheduled});
+    let spec = json!({"name": "all", "query": "fields @timestamp, @message | sort @timestamp asc", "limit": 10_000, "logGroups": [group], "window": "5m", "scheduledTime": scheduled});
     let o = r.handle(spec, within(60)).await;
     assert_eq!(o.summary.splits, 1);
     let answer = ok(o);
@@ -185,19 +274,295 @@ async fn a_full_result_splits_the_window_until_nothing_is_cut_off() {
         3,
         "the full query, then each half"
     );
-    let got = read_all(&Moto::shared().client().await, &target, "all").await;
-    let messages: Vec<String> = got
-        .iter()
-        .map(|(_, m)| {
-            serde_json::from_str::<Value>(m).unwrap()["@message"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    assert!(starts(&group).await.iter().all(|s| s["limit"] == 10_000));
     let want: Vec<String> = events.iter().map(|e| e.1.clone()).collect();
-    assert_eq!(messages, want, "every event exactly once, in order");
+    assert_eq!(
+        republished(&target, "all").await,
+        want,
+        "every event exactly once, in order"
+    );
     Moto::shared().assert_no_violations(&target).await;
+}
+
+#[tokio::test]
+async fn sql_names_its_groups_in_from_and_splits_at_10000_rows() {
+    let (w, scheduled) = last_window();
+    let events = spread(w, 12_000);
+    let group = source(&events).await;
+    let target = unique("/logship/insights/sql");
+    let r = reporter(&[("TARGET_LOG_GROUP", &target)]).await;
+    let query = format!(
+        "SELECT `@timestamp`, `@message` FROM `logGroups(logGroupIdentifier: ['{group}'])` ORDER BY `@timestamp` ASC"
+    );
+    let spec = json!({"name": "sql", "language": "sql", "query": query, "window": "5m", "scheduledTime": scheduled});
+    let o = r.handle(spec, within(60)).await;
+    assert_eq!(o.summary.splits, 1, "10,000 rows is a full SQL result");
+    let answer = ok(o);
+    let q = &answer["queries"][0];
+    assert_eq!(
+        (q["rows"].clone(), q["language"].clone(), q["pages"].clone()),
+        (json!(12_000), json!("sql"), json!(3))
+    );
+    let started = starts(&group).await;
+    assert_eq!(started.len(), 3);
+    for s in &started {
+        assert_eq!(
+            (s["queryLanguage"].clone(), s["limit"].clone()),
+            (json!("SQL"), json!(10_000))
+        );
+        for p in ["logGroupName", "logGroupNames", "logGroupIdentifiers"] {
+            assert!(s.get(p).is_none(), "SQL sends no {p}: {s}");
+        }
+    }
+    let gets = result_calls(q["queryIds"][1].as_str().unwrap()).await;
+    assert!(
+        gets.iter()
+            .all(|g| g.get("nextToken").is_none() && g.get("maxItems").is_none()),
+        "SQL results do not page: {gets:#?}"
+    );
+    let want: Vec<String> = events.iter().map(|e| e.1.clone()).collect();
+    assert_eq!(republished(&target, "sql").await, want);
+}
+
+#[tokio::test]
+async fn ppl_queries_its_log_groups_by_arn() {
+    let (w, scheduled) = last_window();
+    let events = spread(w, 30);
+    let group = source(&events).await;
+    let target = unique("/logship/insights/ppl");
+    let r = reporter(&[("TARGET_LOG_GROUP", &target)]).await;
+    // As CloudFormation's GetAtt and the console give it: with `:*`, which StartQuery refuses.
+    let arn = format!("arn:aws:logs:us-east-1:123456789012:log-group:{group}");
+    let spec = json!({"name": "ppl", "language": "ppl", "query": "fields `@timestamp`, `@message` | sort `@timestamp`",
+                      "logGroups": [format!("{arn}:*")], "window": "5m", "scheduledTime": scheduled});
+    let answer = ok(r.handle(spec, within(60)).await);
+    let q = &answer["queries"][0];
+    assert_eq!(
+        (q["rows"].clone(), q["language"].clone(), q["pages"].clone()),
+        (json!(30), json!("ppl"), json!(1))
+    );
+    let started = starts(&group).await;
+    assert_eq!(
+        (
+            started[0]["queryLanguage"].clone(),
+            started[0]["limit"].clone(),
+            started[0]["logGroupIdentifiers"].clone(),
+            started[0].get("logGroupNames")
+        ),
+        (json!("PPL"), json!(10_000), json!([arn]), None)
+    );
+    assert_eq!(republished(&target, "ppl").await.len(), 30);
+}
+
+#[tokio::test]
+async fn log_groups_by_arn_in_logs_insights_ql() {
+    let (w, scheduled) = last_window();
+    let a = source(&spread(w, 3)).await;
+    let b = source(&spread(w, 4)).await;
+    let target = unique("/logship/insights/arns");
+    let r = reporter(&[("TARGET_LOG_GROUP", &target)]).await;
+    let arn = |g: &str| format!("arn:aws:logs:us-east-1:123456789012:log-group:{g}");
+    let spec = json!({"name": "arns", "query": "fields @timestamp, @message", "logGroups": [arn(&a), format!("{}:*", arn(&b))], "window": "5m", "scheduledTime": scheduled});
+    let answer = ok(r.handle(spec, within(60)).await);
+    assert_eq!(answer["queries"][0]["rows"], 7);
+    assert_eq!(
+        starts(&a).await[0]["logGroupIdentifiers"],
+        json!([arn(&a), arn(&b)])
+    );
+    let mixed = json!({"name": "mixed", "query": "fields @message", "logGroups": [arn(&a), b], "window": "5m"});
+    let err = r.handle(mixed, within(5)).await.result.unwrap_err();
+    assert_eq!(err.error_type(), logship::failure::ErrorType::InvalidEvent);
+    assert_eq!(
+        err.to_string(),
+        "invalid query spec: logGroups: mixes 1 ARNs with 1 names; list every log group by name or every one by ARN"
+    );
+}
+
+async fn put_definition(
+    name: &str,
+    query: &str,
+    groups: &[&str],
+    parameters: &[(&str, Option<&str>)],
+) -> String {
+    let client = Moto::shared().client().await;
+    let mut req = client.put_query_definition().name(name).query_string(query);
+    for g in groups {
+        req = req.log_group_names(*g);
+    }
+    for (p, d) in parameters {
+        let mut b = aws_sdk_cloudwatchlogs::types::QueryParameter::builder().name(*p);
+        if let Some(d) = d {
+            b = b.default_value(*d);
+        }
+        req = req.parameters(b.build().unwrap());
+    }
+    req.send()
+        .await
+        .unwrap()
+        .query_definition_id()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_saved_query_runs_by_its_exact_name_with_its_groups_and_parameters() {
+    let (w, scheduled) = last_window();
+    let group = source(&spread(w, 10)).await;
+    let other = source(&spread(w, 2)).await;
+    let name = unique("saved-errors");
+    // A longer name with the same prefix, and the query proper: exact match picks the second.
+    put_definition(
+        &format!("{name}-by-service"),
+        "fields @message",
+        &[&other],
+        &[],
+    )
+    .await;
+    put_definition(
+        &name,
+        "fields @timestamp, @message | sort @timestamp asc | limit {{n}}",
+        &[&group],
+        &[("n", Some("3"))],
+    )
+    .await;
+    let target = unique("/logship/insights/saved");
+    let r = reporter(&[("TARGET_LOG_GROUP", &target)]).await;
+    let answer = ok(r.handle(json!({"name": "saved", "queryDefinition": name, "window": "5m", "scheduledTime": scheduled}), within(60)).await);
+    let q = &answer["queries"][0];
+    assert_eq!(
+        (q["rows"].clone(), q["queryDefinition"].clone()),
+        (json!(3), json!(name)),
+        "the default n = 3"
+    );
+    let s = &starts(&group).await[0];
+    assert_eq!(
+        (
+            s["queryString"].clone(),
+            s["logGroupNames"].clone(),
+            s["queryLanguage"].clone()
+        ),
+        (
+            json!("fields @timestamp, @message | sort @timestamp asc | limit 3"),
+            json!([group]),
+            json!("CWLI")
+        )
+    );
+    let describes = Moto::shared()
+        .calls(Some("DescribeQueryDefinitions"), None)
+        .await;
+    assert!(
+        describes
+            .iter()
+            .any(|d| d["request"]["queryDefinitionNamePrefix"] == json!(name))
+    );
+    // The spec's log groups and parameter values win over the saved query's.
+    let answer = ok(r.handle(json!({"name": "saved-5", "queryDefinition": name, "parameters": {"n": 5}, "logGroups": [other], "window": "5m", "scheduledTime": scheduled}), within(60)).await);
+    assert_eq!(answer["queries"][0]["rows"], 2, "other holds 2 events");
+    assert_eq!(
+        republished(&target, "saved").await,
+        ["e00000", "e00001", "e00002"]
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_or_ambiguous_saved_query_is_an_error_naming_it() {
+    let name = unique("saved-missing");
+    put_definition(&format!("{name}-2"), "fields @message", &["/g"], &[]).await;
+    let r = reporter(&[("TARGET_LOG_GROUP", "/logship/insights/unused")]).await;
+    let o = r
+        .handle(
+            json!({"name": "missing", "queryDefinition": name, "window": "5m"}),
+            within(10),
+        )
+        .await;
+    let err = o.result.unwrap_err();
+    assert_eq!(err.error_type(), logship::failure::ErrorType::InvalidEvent);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "1 of 1 queries failed: missing: queryDefinition: no saved query is named {name:?} (names that start so: \"{name}-2\")"
+        )
+    );
+    assert!(starts(&name).await.is_empty());
+    let twice = unique("saved-twice");
+    let a = put_definition(&twice, "fields @message", &["/g"], &[]).await;
+    let b = put_definition(&twice, "fields @message", &["/g"], &[]).await;
+    let err = r
+        .handle(
+            json!({"name": "twice", "queryDefinition": twice, "window": "5m"}),
+            within(10),
+        )
+        .await
+        .result
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!(
+            "queryDefinition: 2 saved queries are named {twice:?}"
+        )),
+        "{err}"
+    );
+    assert!(err.contains(&a) && err.contains(&b), "{err}");
+}
+
+#[tokio::test]
+async fn forty_specs_still_running_never_exceed_query_concurrency() {
+    let groups: Vec<String> = (0..40).map(|_| unique("/logship/insights/busy")).collect();
+    let ids: Vec<String> = (0..40).map(|i| unique(&format!("q-busy-{i}"))).collect();
+    for (g, id) in groups.iter().zip(&ids) {
+        let complete = json!({"status": "Complete", "statistics": {"recordsMatched": 1.0, "recordsScanned": 1.0, "bytesScanned": 10.0},
+                              "results": [[{"field": "service", "value": g}]]});
+        script(
+            g,
+            id,
+            &[
+                status("Scheduled"),
+                status("Running"),
+                status("Running"),
+                complete,
+            ],
+        )
+        .await;
+    }
+    let target = unique("/logship/insights/busy-out");
+    let r = reporter(&[("TARGET_LOG_GROUP", &target)]).await;
+    let specs: Vec<Value> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| json!({"name": format!("busy-{i}"), "query": "stats count(*) by service", "logGroups": [g], "window": "5m"}))
+        .collect();
+    let answer = ok(r.handle(json!({"queries": specs}), within(120)).await);
+    assert_eq!(answer["queries"].as_array().unwrap().len(), 40);
+    // Replay the calls in arrival order: a query runs from its StartQuery to its Complete, the
+    // fourth GetQueryResults answer scripted for it.
+    let (mut running, mut most) = (0, 0);
+    let mut polls: std::collections::HashMap<String, u32> = Default::default();
+    for c in Moto::shared().calls(None, None).await {
+        match c["target"].as_str() {
+            Some("StartQuery")
+                if groups
+                    .iter()
+                    .any(|g| c["request"]["logGroupNames"] == json!([g])) =>
+            {
+                running += 1;
+                most = most.max(running);
+            }
+            Some("GetQueryResults") => {
+                let id = c["request"]["queryId"].as_str().unwrap_or_default();
+                if ids.iter().any(|i| i == id) {
+                    let n = polls.entry(id.to_string()).or_default();
+                    *n += 1;
+                    if *n == 4 {
+                        running -= 1;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(polls.len(), 40);
+    assert!(polls.values().all(|n| *n == 4), "{polls:?}");
+    assert_eq!(most, 10, "QUERY_CONCURRENCY (10) at once, never more");
 }
 
 #[tokio::test]
@@ -417,7 +782,7 @@ async fn several_queries_run_at_once_and_bad_specs_name_the_field() {
         ),
         (
             json!({"detail-type": "Scheduled Event", "time": "2026-11-22T01:05:00Z"}),
-            "invalid query spec: QUERY_LOG_GROUPS: required for scheduled events, but not set",
+            "invalid query spec: QUERY_NAME: required for scheduled events, but not set",
         ),
         (json!({"hello": 1}), "unrecognised event"),
     ] {
@@ -429,4 +794,67 @@ async fn several_queries_run_at_once_and_bad_specs_name_the_field() {
             .to_string();
         assert!(err.starts_with(expected), "{event}: {err}");
     }
+}
+
+#[tokio::test]
+async fn two_hundred_specs_start_ten_at_a_time_and_limit_exceeded_is_retried_not_stormed() {
+    let (w, scheduled) = last_window();
+    let group = source(&[(w.start_ms + 5, "one".into())]).await;
+    Moto::shared()
+        .fault(json!({"target": "StartQuery", "logGroupName": group, "status": 400, "errorType": "LimitExceededException",
+                      "message": "Account maximum query concurrency limit of [100] reached.", "count": 5}))
+        .await;
+    let target = unique("/logship/insights/storm");
+    let r = reporter(&[("TARGET_LOG_GROUP", &target)]).await;
+    let specs: Vec<Value> = (0..200)
+        .map(|i| json!({"name": format!("s{i:03}"), "query": "fields @timestamp, @message", "logGroups": [group], "window": "5m", "scheduledTime": scheduled}))
+        .collect();
+    let o = r.handle(json!({"queries": specs}), within(120)).await;
+    assert_eq!((o.summary.queries, o.summary.rows), (200, 200));
+    let answer = ok(o);
+    assert!(
+        answer["queries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|q| q["rows"] == 1)
+    );
+    let calls = Moto::shared().calls(None, None).await;
+    let starts: Vec<&Value> = calls
+        .iter()
+        .filter(|c| c["target"] == "StartQuery" && c["request"]["logGroupNames"] == json!([group]))
+        .collect();
+    let refused = starts
+        .iter()
+        .filter(|c| c["errorType"] == "LimitExceededException")
+        .count();
+    assert_eq!(
+        (starts.len(), refused),
+        (205, 5),
+        "one StartQuery per spec, plus one per LimitExceeded answer"
+    );
+    // In flight: from a StartQuery's answer to its query's (single) GetQueryResults.
+    let ids: std::collections::HashSet<&str> = starts
+        .iter()
+        .filter_map(|c| c["queryId"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 200);
+    let (mut running, mut most) = (0i32, 0);
+    for c in &calls {
+        match c["target"].as_str() {
+            Some("StartQuery") if c["queryId"].as_str().is_some_and(|id| ids.contains(id)) => {
+                running += 1;
+                most = most.max(running);
+            }
+            Some("GetQueryResults")
+                if c["request"]["queryId"]
+                    .as_str()
+                    .is_some_and(|id| ids.contains(id)) =>
+            {
+                running -= 1
+            }
+            _ => {}
+        }
+    }
+    assert!(most <= 10, "{most} queries at once");
 }

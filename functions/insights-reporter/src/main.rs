@@ -5,7 +5,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
 use logship::emf::MetricRecord;
 use logship::failure;
 use logship::insights::query::QueryRunner;
-use logship::insights::{Reporter, ReporterConfig};
+use logship::insights::{MetricLines, Reporter, ReporterConfig};
 use logship::writer::{WriteContext, Writer};
 use serde_json::Value;
 
@@ -18,17 +18,16 @@ async fn main() -> Result<(), Error> {
     let config = failure::checked_config(ReporterConfig::from_env()).await?;
     let client = logship::aws::logs_client().await;
     let writer = Writer::new(client.clone(), config.common.writer.clone());
-    let reporter = Reporter::new(config, QueryRunner::new(client), writer);
+    // Rows' EMF records are printed as each page is read, not held to the end.
+    let print = MetricLines(std::sync::Arc::new(|line: &str| println!("{line}")));
+    let reporter = Reporter::new(config, QueryRunner::new(client), writer).with_metric_lines(print);
     let reporter = &reporter;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let common = &reporter.config().common;
         let ctx = WriteContext::for_invocation(event.context.deadline, common.deadline_margin);
         let outcome = reporter.handle(event.payload, ctx).await;
         outcome.summary.log();
-        // Rows of queries with `metrics`, then the function's own counters.
-        for line in &outcome.metrics {
-            println!("{line}");
-        }
+        // The function's own counters (rows' records went out as their pages were read).
         outcome
             .summary
             .report

@@ -1,23 +1,36 @@
 //! The insights-reporter: scheduled CloudWatch Logs Insights queries, republished as log events
 //! (for people and dashboards) and as CloudWatch metrics in Embedded Metric Format (for alarms).
 //!
-//! - [`spec`]: the query spec, durations, the aligned window.
-//! - [`query`]: StartQuery → GetQueryResults → StopQuery on deadline; splitting full results.
-//! - here: the input shapes, republishing, metrics and the answer.
+//! - [`spec`]: the query spec, its language and log groups, durations, the aligned window.
+//! - [`definition`]: saved queries, found by name with DescribeQueryDefinitions.
+//! - [`query`]: StartQuery → GetQueryResults, page by page → StopQuery on deadline; splitting
+//!   full results.
+//! - here: the input shapes, bounded concurrency, republishing page by page, metrics and the
+//!   answer.
 
+pub mod definition;
 pub mod query;
 pub mod spec;
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use futures_util::future::join_all;
 use serde_json::{Map, Value, json};
+use tokio::sync::Semaphore;
 
 use crate::batch::LogEvent;
 use crate::config::{CommonConfig, ConfigError};
 use crate::emf::{MetricRecord, Unit};
 use crate::failure::{ErrorType, Typed};
 use crate::writer::{WriteContext, WriteReport, Writer};
-use query::{QueryError, QueryRun, QueryRunner, Row, row_timestamp};
-use spec::{Defaults, EnvSpec, QuerySpec, SpecError, Window, rfc3339};
+use definition::{DefinitionError, SavedQuery};
+use query::{QueryRun, QueryRunner, Row, row_timestamp};
+use spec::{Defaults, EnvSpec, Language, QuerySpec, Resolved, Source, SpecError, Window, rfc3339};
+
+/// Default `QUERY_CONCURRENCY`: a tenth of the account's 100 concurrent Logs Insights QL
+/// queries (30 before 2026-03-26), which scheduled queries, dashboards and people share.
+pub const DEFAULT_QUERY_CONCURRENCY: usize = 10;
 
 /// The reporter's configuration.
 #[derive(Debug, Clone)]
@@ -26,6 +39,9 @@ pub struct ReporterConfig {
     pub defaults: Defaults,
     /// `QUERY_*`: the spec of plain EventBridge scheduled events.
     pub env_spec: EnvSpec,
+    /// `QUERY_CONCURRENCY` (default [`DEFAULT_QUERY_CONCURRENCY`], 1–100): specs running at
+    /// once in an invocation, each from its StartQuery to its last page republished.
+    pub query_concurrency: usize,
     pub common: CommonConfig,
 }
 
@@ -52,9 +68,24 @@ impl ReporterConfig {
                 reason,
             })?;
         }
+        let query_concurrency = match get("QUERY_CONCURRENCY") {
+            None => DEFAULT_QUERY_CONCURRENCY,
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or_else(|| ConfigError::Invalid {
+                    var: "QUERY_CONCURRENCY",
+                    reason: format!(
+                        "{v:?} is not a whole number from 1 to 100 (the account runs at most 100 queries at once)"
+                    ),
+                })?,
+        };
         Ok(Self {
             defaults,
             env_spec: EnvSpec::from_lookup(get),
+            query_concurrency,
             common: CommonConfig::from_lookup(get)?,
         })
     }
@@ -94,6 +125,9 @@ impl Typed for ReporterError {
 pub struct SpecReport {
     pub name: String,
     pub window: Window,
+    pub language: Language,
+    /// The saved query it ran, if any.
+    pub definition: Option<String>,
     pub run: QueryRun,
     pub write: WriteReport,
     /// Metric values that were not numbers (skipped), and EMF records emitted.
@@ -108,13 +142,18 @@ impl SpecReport {
             "name": self.name,
             "queryId": self.run.query_ids.first().cloned().unwrap_or_default(),
             "status": "Complete",
-            "rows": self.run.rows.len(),
+            "language": self.language.name(),
+            "rows": self.run.rows,
+            "pages": self.run.pages,
             "windowStart": rfc3339(self.window.start_ms),
             "windowEnd": rfc3339(self.window.end_ms),
             "recordsMatched": self.run.records_matched,
             "recordsScanned": self.run.records_scanned,
             "bytesScanned": self.run.bytes_scanned,
         });
+        if let Some(d) = &self.definition {
+            a["queryDefinition"] = json!(d);
+        }
         if self.run.query_ids.len() > 1 {
             a["queryIds"] = json!(self.run.query_ids);
         }
@@ -136,6 +175,7 @@ pub struct Summary {
     pub metric_values_skipped: u64,
     pub splits: u64,
     pub polls: u64,
+    pub pages: u64,
 }
 
 impl Summary {
@@ -158,6 +198,7 @@ impl Summary {
             throttles = r.throttles,
             splits = self.splits,
             polls = self.polls,
+            pages = self.pages,
             metric_records = self.metric_records,
             metric_values_skipped = self.metric_values_skipped,
             conserved = self.is_conserved(),
@@ -171,8 +212,20 @@ impl Summary {
 pub struct Outcome {
     pub result: Result<Value, ReporterError>,
     pub summary: Summary,
-    /// EMF records (one per row of queries with `metrics`), to print on stdout.
+    /// EMF records (one per row of queries with `metrics`), to print on stdout; empty when the
+    /// reporter has a [`MetricLines`] sink, which got them as each page was read.
     pub metrics: Vec<String>,
+}
+
+/// Where EMF records go as soon as a page's rows make them (the function prints them), so
+/// that a large result's records are not held until the end.
+#[derive(Clone)]
+pub struct MetricLines(pub Arc<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for MetricLines {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricLines")
+    }
 }
 
 /// The reporter: configuration, query runner and writer, built once per container.
@@ -181,6 +234,7 @@ pub struct Reporter {
     config: ReporterConfig,
     runner: QueryRunner,
     writer: Writer,
+    metric_lines: Option<MetricLines>,
 }
 
 impl Reporter {
@@ -189,7 +243,15 @@ impl Reporter {
             config,
             runner,
             writer,
+            metric_lines: None,
         }
+    }
+
+    /// Sends EMF records to `lines` as they are made instead of collecting them in
+    /// [`Outcome::metrics`].
+    pub fn with_metric_lines(mut self, lines: MetricLines) -> Self {
+        self.metric_lines = Some(lines);
+        self
     }
 
     pub fn config(&self) -> &ReporterConfig {
@@ -245,7 +307,8 @@ impl Reporter {
         )))
     }
 
-    /// Handles one invocation: every spec's query runs concurrently within `ctx`'s deadline.
+    /// Handles one invocation: the specs' queries run concurrently, at most
+    /// `QUERY_CONCURRENCY` at once, within `ctx`'s deadline.
     pub async fn handle(&self, event: Value, ctx: WriteContext) -> Outcome {
         let mut summary = Summary::default();
         let specs = match self.specs(&event, ctx.now_ms) {
@@ -259,16 +322,45 @@ impl Reporter {
             }
         };
         summary.queries = specs.len() as u64;
-        let results = join_all(specs.iter().map(|s| self.run_spec(s, ctx))).await;
+        // One permit per running spec, held from its saved-query lookup or StartQuery to its
+        // last page republished: the queries this invocation runs at once, and the pages it
+        // holds at once, are both bounded by it.
+        let permits = Semaphore::new(self.config.query_concurrency);
+        let saved = self.saved_queries(&specs, &permits, ctx).await;
+        let results = join_all(specs.iter().map(|s| async {
+            let _permit = permits.acquire().await.ok();
+            let request = match &s.source {
+                Source::Text(_) => s.resolve_text().ok_or_else(|| {
+                    SpecFailure::before_start(
+                        "the spec has no query".into(),
+                        crate::failure::ErrorType::InvalidEvent,
+                    )
+                })?,
+                Source::Saved { name, .. } => saved
+                    .get(&(name.clone(), s.language))
+                    .cloned()
+                    .unwrap_or_else(|| {
+                        Err(DefinitionError::Lookup {
+                            name: name.clone(),
+                            message: "not looked up".into(),
+                        })
+                    })
+                    .and_then(|d| definition::resolve(s, &d))
+                    .map_err(|e| SpecFailure::before_start(e.to_string(), e.error_type()))?,
+            };
+            self.run_spec(s, &request, ctx).await
+        }))
+        .await;
         let mut answers = Vec::new();
         let mut failures = Vec::new();
         let mut metrics = Vec::new();
         for (spec, r) in specs.iter().zip(results) {
             match r {
                 Ok((report, records)) => {
-                    summary.rows += report.run.rows.len() as u64;
+                    summary.rows += report.run.rows;
                     summary.splits += u64::from(report.run.splits);
                     summary.polls += u64::from(report.run.polls);
+                    summary.pages += u64::from(report.run.pages);
                     summary.metric_records += report.metric_records;
                     summary.metric_values_skipped += report.metric_values_skipped;
                     answers.push(report.answer());
@@ -311,70 +403,114 @@ impl Reporter {
         }
     }
 
+    /// Every saved query the specs name, looked up once each (as many at once as queries may
+    /// run).
+    async fn saved_queries(
+        &self,
+        specs: &[QuerySpec],
+        permits: &Semaphore,
+        ctx: WriteContext,
+    ) -> BTreeMap<(String, Option<Language>), Result<SavedQuery, DefinitionError>> {
+        let mut wanted: Vec<(String, Option<Language>)> = specs
+            .iter()
+            .filter_map(|s| match &s.source {
+                Source::Saved { name, .. } => Some((name.clone(), s.language)),
+                Source::Text(_) => None,
+            })
+            .collect();
+        wanted.sort();
+        wanted.dedup();
+        let found = join_all(wanted.iter().map(|(name, language)| async {
+            let _permit = permits.acquire().await.ok();
+            self.runner.saved_query(name, *language, ctx.deadline).await
+        }))
+        .await;
+        wanted.into_iter().zip(found).collect()
+    }
+
+    /// Runs one spec: its query's pages are republished (and made metrics) one by one, so the
+    /// function holds one page of rows at a time.
     async fn run_spec(
         &self,
         spec: &QuerySpec,
+        request: &Resolved,
         ctx: WriteContext,
     ) -> Result<(SpecReport, Vec<String>), SpecFailure> {
         let window = Window::aligned(spec.scheduled_ms, spec.window, spec.delay);
-        let run = self
-            .runner
-            .run(&spec.query, &spec.log_groups, window, ctx.deadline)
-            .await
-            .map_err(|e: QueryError| SpecFailure {
-                message: e.to_string(),
-                error_type: e.error_type(),
-                rows: 0,
-                write: None,
-            })?;
-        let events: Vec<LogEvent> = run
-            .rows
-            .iter()
-            .map(|r| row_event(spec, window, r))
-            .collect();
-        let write = self
-            .writer
-            .write(&spec.target.log_group, &spec.target.log_stream, events, ctx)
-            .await;
-        if let Some(cause) = &write.error {
-            let message = format!(
-                "{} of {} rows were not republished ({} written): {cause}",
-                write.failed,
-                run.rows.len(),
-                write.written
-            );
-            return Err(SpecFailure {
-                message,
-                error_type: cause.error_type(),
-                rows: run.rows.len() as u64,
-                write: Some(write),
-            });
-        }
-        let mut report = SpecReport {
-            name: spec.name.clone(),
-            window,
-            run,
-            write,
-            metric_values_skipped: 0,
-            metric_records: 0,
-        };
+        let mut pages = self.runner.pages(request, window, ctx.deadline);
+        let mut write = WriteReport::default();
         let mut records = Vec::new();
-        if let Some(m) = &spec.metrics {
-            for r in &report.run.rows {
-                let (record, skipped) = row_metrics(spec, m, window, r);
-                report.metric_values_skipped += skipped;
-                if record.metric_count() == 0 {
-                    continue;
+        let (mut metric_records, mut metric_values_skipped) = (0, 0);
+        loop {
+            let rows = match pages.next().await {
+                Ok(Some(rows)) => rows,
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(SpecFailure {
+                        message: e.to_string(),
+                        error_type: e.error_type(),
+                        rows: pages.run.rows,
+                        write: Some(write),
+                    });
                 }
-                match record.to_json(window.start_ms) {
-                    Ok(line) => records.push(line),
-                    Err(e) => {
-                        tracing::warn!(query = spec.name, error = %e, "row not published as metrics")
+            };
+            if let Some(m) = &spec.metrics {
+                for r in &rows {
+                    let (record, skipped) = row_metrics(spec, m, window, r);
+                    metric_values_skipped += skipped;
+                    if record.metric_count() == 0 {
+                        continue;
+                    }
+                    match record.to_json(window.start_ms) {
+                        Ok(line) => {
+                            metric_records += 1;
+                            match &self.metric_lines {
+                                Some(MetricLines(emit)) => emit(&line),
+                                None => records.push(line),
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(query = spec.name, error = %e, "row not published as metrics")
+                        }
                     }
                 }
             }
-            report.metric_records = records.len() as u64;
+            // Each row is freed as its event is made: the page is never held twice.
+            let events: Vec<LogEvent> = rows
+                .into_iter()
+                .map(|r| row_event(spec, window, &r))
+                .collect();
+            let w = self
+                .writer
+                .write(&spec.target.log_group, &spec.target.log_stream, events, ctx)
+                .await;
+            write.add(w);
+            if let Some(cause) = &write.error {
+                let message = format!(
+                    "{} of {} rows were not republished ({} written): {cause}",
+                    write.failed, pages.run.rows, write.written
+                );
+                return Err(SpecFailure {
+                    message,
+                    error_type: cause.error_type(),
+                    rows: pages.run.rows,
+                    write: Some(write),
+                });
+            }
         }
+        let report = SpecReport {
+            name: spec.name.clone(),
+            window,
+            language: request.language,
+            definition: match &spec.source {
+                Source::Saved { name, .. } => Some(name.clone()),
+                Source::Text(_) => None,
+            },
+            run: pages.run,
+            write,
+            metric_values_skipped,
+            metric_records,
+        };
         Ok((report, records))
     }
 }
@@ -385,6 +521,17 @@ struct SpecFailure {
     error_type: ErrorType,
     rows: u64,
     write: Option<WriteReport>,
+}
+
+impl SpecFailure {
+    fn before_start(message: String, error_type: ErrorType) -> Self {
+        Self {
+            message,
+            error_type,
+            rows: 0,
+            write: None,
+        }
+    }
 }
 
 /// A row as a log event: a JSON object of its fields (without `@ptr`) plus `query`,

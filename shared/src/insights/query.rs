@@ -1,32 +1,44 @@
-//! Running one Logs Insights query to a terminal status, within the invocation's deadline.
+//! Running one spec's query over its window, a page of rows at a time, within the invocation's
+//! deadline.
 //!
 //! StartQuery (retried on throttling and on `LimitExceededException`, the account's limit of
 //! concurrent queries), then GetQueryResults polled with a growing interval until the status is
-//! terminal: `Complete` returns the rows; `Failed`, `Cancelled`, `Timeout` and `Unknown` are
-//! errors carrying the status and the query id. When the deadline comes close while the query
-//! is still `Scheduled` or `Running`, StopQuery is sent and the run fails — it never hangs
-//! until Lambda kills it.
+//! terminal: `Complete` brings the first page of rows; `Failed`, `Cancelled`, `Timeout` and
+//! `Unknown` are errors carrying the status and the query id. When the deadline comes close
+//! while the query is still `Scheduled` or `Running`, StopQuery is sent and the run fails — it
+//! never hangs until Lambda kills it.
 //!
-//! A query returns at most [`MAX_ROWS`] rows; a result that size may have been cut off, so the
-//! window is split in two and each half queried, recursively, down to [`MIN_SPLIT_WINDOW`].
+//! **Pages.** A Logs Insights QL result is read in pages of [`PAGE_ROWS`] (GetQueryResults
+//! `nextToken`), up to 100,000 rows; SQL and PPL results come in one answer of at most 10,000.
+//! [`Pages::next`] hands out one page at a time, so the caller republishes a page before the
+//! next is read and memory holds one page, whatever the result's size.
+//!
+//! **Splits.** A result that reaches the query's `limit` may have been cut off, so its window is
+//! split in two and each half queried, recursively, down to [`MIN_SPLIT_WINDOW`]. Whether a
+//! paged result is full is known only at its last page, and its rows must not be republished
+//! before then (the halves would republish them again). So the `Complete` answer's
+//! `recordsMatched` decides: fewer matched records than the limit cannot fill it (a query
+//! returns at most a row per matched record), and the pages are republished as they are read.
+//! Otherwise the pages are first counted, then read again from the start (the service keeps
+//! a result readable, and a token valid for an hour) only if they did not fill the limit.
 
 use std::time::Duration;
 
 use aws_sdk_cloudwatchlogs::Client;
 use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
 use aws_sdk_cloudwatchlogs::operation::get_query_results::GetQueryResultsOutput;
-use aws_sdk_cloudwatchlogs::types::QueryStatus;
+use aws_sdk_cloudwatchlogs::types::{QueryLanguage, QueryStatus, ResultField};
 use chrono::NaiveDateTime;
 
-use super::spec::Window;
+use super::spec::{Language, LogGroups, Resolved, Window};
 use crate::failure::{ErrorType, Typed};
 use crate::retry::{self, Backoff, Class, Deadline, RetryError, RetryStats};
 
-/// The most rows one query returns (the service's maximum `limit`).
-pub const MAX_ROWS: usize = 10_000;
+/// Rows per GetQueryResults page (`maxItems`): the service's maximum.
+pub const PAGE_ROWS: usize = 10_000;
 /// Windows are not split below one second: Insights' times are whole seconds.
 pub const MIN_SPLIT_WINDOW: Duration = Duration::from_secs(1);
-/// Time StopQuery may take beyond the deadline (inside the margin kept to answer Lambda).
+/// Time StopQuery may take beyond the deadline (inside the margin kept to answer).
 pub const STOP_GRACE: Duration = Duration::from_millis(500);
 
 /// How GetQueryResults is polled: `first`, doubling up to `max`.
@@ -54,18 +66,23 @@ impl Poll {
 /// A row: field names and values as the service returns them, without `@ptr`.
 pub type Row = Vec<(String, String)>;
 
-/// All that one query run (with its splits) produced.
+/// What one spec's query runs (with their splits) did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueryRun {
     /// Every StartQuery id, in the order the windows were queried.
     pub query_ids: Vec<String>,
-    pub rows: Vec<Row>,
+    /// Rows handed out (in their window).
+    pub rows: u64,
+    /// Result pages read: `Complete` answers and pages fetched with a token, counted and
+    /// re-read ones included.
+    pub pages: u32,
     pub records_matched: f64,
     pub records_scanned: f64,
     pub bytes_scanned: f64,
-    /// Windows split because their result reached [`MAX_ROWS`].
+    /// Windows split because their result reached the query's `limit`.
     pub splits: u32,
-    /// Windows at [`MIN_SPLIT_WINDOW`] that still returned [`MAX_ROWS`] rows: rows may be missing.
+    /// Windows whose result reached the limit and could not be split (one second long, or
+    /// already republished): rows may be missing.
     pub truncated_windows: u32,
     pub polls: u32,
     pub retry: RetryStats,
@@ -86,6 +103,10 @@ pub enum QueryError {
     },
     #[error("the invocation's deadline came before the query could start: {0}")]
     DeadlineBeforeStart(String),
+    #[error(
+        "the invocation's deadline came while reading the results of query {query_id}, after {pages} pages"
+    )]
+    DeadlineWhileReading { query_id: String, pages: u32 },
     #[error("GetQueryResults for query {query_id} failed: {message}")]
     Results { query_id: String, message: String },
 }
@@ -96,10 +117,19 @@ impl Typed for QueryError {
             QueryError::Start(_) | QueryError::Ended { .. } | QueryError::Results { .. } => {
                 ErrorType::QueryFailed
             }
-            QueryError::Deadline { .. } | QueryError::DeadlineBeforeStart(_) => {
-                ErrorType::DeadlineExceeded
-            }
+            QueryError::Deadline { .. }
+            | QueryError::DeadlineBeforeStart(_)
+            | QueryError::DeadlineWhileReading { .. } => ErrorType::DeadlineExceeded,
         }
+    }
+}
+
+/// The API's name of a language.
+pub(super) fn api_language(l: Language) -> QueryLanguage {
+    match l {
+        Language::Cwli => QueryLanguage::Cwli,
+        Language::Sql => QueryLanguage::Sql,
+        Language::Ppl => QueryLanguage::Ppl,
     }
 }
 
@@ -127,77 +157,49 @@ impl QueryRunner {
         self
     }
 
-    /// Runs `query` over `log_groups` for `window`, splitting full results.
-    pub async fn run(
-        &self,
-        query: &str,
-        log_groups: &[String],
+    /// The pages of `query` over `window`, splitting full results; nothing is sent before the
+    /// first [`Pages::next`].
+    pub fn pages<'a>(
+        &'a self,
+        query: &'a Resolved,
         window: Window,
         deadline: Deadline,
-    ) -> Result<QueryRun, QueryError> {
-        let mut run = QueryRun::default();
-        // Depth-first, earliest half first: rows come out in window order.
-        let mut pending = vec![window];
-        while let Some(w) = pending.pop() {
-            let out = self
-                .run_one(query, log_groups, w, deadline, &mut run)
-                .await?;
-            if let Some(s) = out.statistics() {
-                run.records_matched += s.records_matched();
-                run.records_scanned += s.records_scanned();
-                run.bytes_scanned += s.bytes_scanned();
-            }
-            let full = out.results().len() >= MAX_ROWS;
-            if full && w.len_ms() >= 2 * MIN_SPLIT_WINDOW.as_millis() as i64 {
-                run.splits += 1;
-                tracing::info!(
-                    window_ms = w.len_ms(),
-                    rows = out.results().len(),
-                    "result reached the 10,000-row maximum; querying each half of the window"
-                );
-                let (a, b) = w.halves();
-                pending.push(b);
-                pending.push(a);
-                continue;
-            }
-            if full {
-                run.truncated_windows += 1;
-                tracing::warn!(
-                    start_ms = w.start_ms,
-                    end_ms = w.end_ms,
-                    "a one-second window still returned 10,000 rows: rows may be missing"
-                );
-            }
-            run.rows.extend(
-                out.results()
-                    .iter()
-                    .map(|r| row(r))
-                    .filter(|r| in_window(r, w)),
-            );
+    ) -> Pages<'a> {
+        Pages {
+            runner: self,
+            query,
+            deadline,
+            pending: vec![window],
+            reading: None,
+            run: QueryRun::default(),
         }
-        Ok(run)
     }
 
-    /// One StartQuery and its polling to a terminal status.
-    async fn run_one(
+    /// One StartQuery and its polling to `Complete`: the query id and the first page.
+    async fn start_and_wait(
         &self,
-        query: &str,
-        log_groups: &[String],
+        q: &Resolved,
         w: Window,
         deadline: Deadline,
         run: &mut QueryRun,
-    ) -> Result<GetQueryResultsOutput, QueryError> {
+    ) -> Result<(String, GetQueryResultsOutput), QueryError> {
         // The range is inclusive of both ends, in seconds: end at `end` itself and drop rows
         // stamped at or after it (see `in_window`), so no event falls between two windows.
         let start = || {
-            self.client
+            let req = self
+                .client
                 .start_query()
-                .set_log_group_names(Some(log_groups.to_vec()))
+                .query_language(api_language(q.language))
                 .start_time(w.start_ms / 1000)
                 .end_time(w.end_ms / 1000)
-                .query_string(query)
-                .limit(MAX_ROWS as i32)
-                .send()
+                .query_string(&q.query)
+                .limit(q.limit as i32);
+            match &q.log_groups {
+                LogGroups::None => req,
+                LogGroups::Names(n) => req.set_log_group_names(Some(n.clone())),
+                LogGroups::Arns(a) => req.set_log_group_identifiers(Some(a.clone())),
+            }
+            .send()
         };
         let concurrency_is_transient = |e: &_| match retry::classify(e) {
             Class::Permanent if ProvideErrorMetadata::code(e) == Some("LimitExceededException") => {
@@ -223,6 +225,7 @@ impl QueryRunner {
         run.query_ids.push(query_id.clone());
         tracing::info!(
             query_id,
+            language = q.language.name(),
             start_ms = w.start_ms,
             end_ms = w.end_ms,
             "query started"
@@ -230,8 +233,10 @@ impl QueryRunner {
         let mut n = 0;
         loop {
             run.polls += 1;
-            let get = || self.client.get_query_results().query_id(&query_id).send();
-            let out = match retry::retry(deadline, self.backoff, &mut run.retry, get).await {
+            let out = match self
+                .results(&query_id, q.language, None, deadline, run)
+                .await
+            {
                 Ok(out) => out,
                 Err(RetryError::Deadline { .. }) => {
                     return Err(self.stop(&query_id, "Running").await);
@@ -245,7 +250,10 @@ impl QueryRunner {
             };
             let status = out.status().cloned().unwrap_or(QueryStatus::UnknownValue);
             match status {
-                QueryStatus::Complete => return Ok(out),
+                QueryStatus::Complete => {
+                    run.pages += 1;
+                    return Ok((query_id, out));
+                }
                 QueryStatus::Scheduled | QueryStatus::Running => {}
                 other => {
                     return Err(QueryError::Ended {
@@ -261,6 +269,67 @@ impl QueryRunner {
             }
             tokio::time::sleep(wait).await;
         }
+    }
+
+    /// GetQueryResults: the first page (no token) or the one `token` names. Only Logs Insights
+    /// QL results page; `maxItems` is sent for them alone.
+    async fn results(
+        &self,
+        query_id: &str,
+        language: Language,
+        token: Option<&str>,
+        deadline: Deadline,
+        run: &mut QueryRun,
+    ) -> Result<
+        GetQueryResultsOutput,
+        RetryError<aws_sdk_cloudwatchlogs::operation::get_query_results::GetQueryResultsError>,
+    > {
+        let get = || {
+            let req = self.client.get_query_results().query_id(query_id);
+            let req = if language == Language::Cwli {
+                req.max_items(PAGE_ROWS as i32)
+            } else {
+                req
+            };
+            req.set_next_token(token.map(str::to_owned)).send()
+        };
+        retry::retry(deadline, self.backoff, &mut run.retry, get).await
+    }
+
+    /// A page of a `Complete` query.
+    async fn page(
+        &self,
+        query_id: &str,
+        language: Language,
+        token: Option<&str>,
+        deadline: Deadline,
+        run: &mut QueryRun,
+    ) -> Result<GetQueryResultsOutput, QueryError> {
+        let out = self
+            .results(query_id, language, token, deadline, run)
+            .await
+            .map_err(|e| match e {
+                RetryError::Deadline { .. } => QueryError::DeadlineWhileReading {
+                    query_id: query_id.to_owned(),
+                    pages: run.pages,
+                },
+                e => QueryError::Results {
+                    query_id: query_id.to_owned(),
+                    message: e.to_string(),
+                },
+            })?;
+        run.pages += 1;
+        Ok(out)
+    }
+
+    /// The saved query named `name` (see [`super::definition`]).
+    pub async fn saved_query(
+        &self,
+        name: &str,
+        language: Option<Language>,
+        deadline: Deadline,
+    ) -> Result<super::definition::SavedQuery, super::definition::DefinitionError> {
+        super::definition::lookup(&self.client, name, language, self.backoff, deadline).await
     }
 
     /// StopQuery, with a little time past the deadline (inside the margin kept to answer).
@@ -282,12 +351,184 @@ impl QueryRunner {
     }
 }
 
-fn row(fields: &[aws_sdk_cloudwatchlogs::types::ResultField]) -> Row {
+/// Where the reading of a `Complete` result stands.
+#[derive(Debug)]
+struct Reading {
+    query_id: String,
+    window: Window,
+    /// The first page, from the `Complete` answer, not handed out yet.
+    first: Option<Vec<Row>>,
+    next: Next,
+    /// For a result handed out as it is read (recordsMatched below the limit): its rows so
+    /// far, outside the window included (the limit counts them), checked at its last page.
+    count: Option<usize>,
+}
+
+#[derive(Debug)]
+enum Next {
+    Done,
+    Token(String),
+    /// Read the result again from its first page (it was counted first).
+    FromStart,
+}
+
+/// One spec's query over its window: its pages, one at a time (see the module's doc).
+#[derive(Debug)]
+pub struct Pages<'a> {
+    runner: &'a QueryRunner,
+    query: &'a Resolved,
+    deadline: Deadline,
+    /// Windows still to query, the earliest last: depth-first, so rows come out in window order.
+    pending: Vec<Window>,
+    reading: Option<Reading>,
+    /// What the run did so far.
+    pub run: QueryRun,
+}
+
+impl Pages<'_> {
+    /// The next page of rows in the window (possibly empty), or `None` when every window's
+    /// result has been read.
+    pub async fn next(&mut self) -> Result<Option<Vec<Row>>, QueryError> {
+        loop {
+            if let Some(r) = &mut self.reading {
+                if let Some(rows) = r.first.take() {
+                    self.run.rows += rows.len() as u64;
+                    return Ok(Some(rows));
+                }
+                let token = match std::mem::replace(&mut r.next, Next::Done) {
+                    Next::Done => {
+                        if r.count.is_some_and(|c| c >= self.query.limit) {
+                            // Streamed because recordsMatched said it could not fill the limit.
+                            self.run.truncated_windows += 1;
+                            tracing::warn!(
+                                query_id = r.query_id,
+                                rows = r.count,
+                                "a result reached its limit though fewer records matched: rows may be missing"
+                            );
+                        }
+                        self.reading = None;
+                        continue;
+                    }
+                    Next::Token(t) => Some(t),
+                    Next::FromStart => None,
+                };
+                let mut out = self
+                    .runner
+                    .page(
+                        &r.query_id,
+                        self.query.language,
+                        token.as_deref(),
+                        self.deadline,
+                        &mut self.run,
+                    )
+                    .await?;
+                r.next = out.next_token.take().map_or(Next::Done, Next::Token);
+                let results = out.results.take().unwrap_or_default();
+                if let Some(c) = &mut r.count {
+                    *c += results.len();
+                }
+                let rows = rows_in(results, r.window);
+                self.run.rows += rows.len() as u64;
+                return Ok(Some(rows));
+            }
+            let Some(w) = self.pending.pop() else {
+                return Ok(None);
+            };
+            let (query_id, mut out) = self
+                .runner
+                .start_and_wait(self.query, w, self.deadline, &mut self.run)
+                .await?;
+            let matched = out.statistics().map(|s| s.records_matched());
+            if let Some(s) = out.statistics() {
+                self.run.records_matched += s.records_matched();
+                self.run.records_scanned += s.records_scanned();
+                self.run.bytes_scanned += s.bytes_scanned();
+            }
+            let first = out.results.take().unwrap_or_default();
+            let limit = self.query.limit;
+            let mut count = first.len();
+            let (first, next, streamed) = match out.next_token.take() {
+                None => (Some(first), Next::Done, false),
+                // Cannot reach the limit: hand the pages out as they come.
+                Some(token) if matched.is_some_and(|m| m < limit as f64) => {
+                    (Some(first), Next::Token(token), true)
+                }
+                Some(token) => {
+                    drop(first);
+                    count += self.count_pages(&query_id, token).await?;
+                    (None, Next::FromStart, false)
+                }
+            };
+            if !streamed && count >= limit {
+                if w.len_ms() >= 2 * MIN_SPLIT_WINDOW.as_millis() as i64 {
+                    self.run.splits += 1;
+                    tracing::info!(
+                        query_id,
+                        window_ms = w.len_ms(),
+                        rows = count,
+                        limit,
+                        "the result reached the query's limit; querying each half of the window"
+                    );
+                    let (a, b) = w.halves();
+                    self.pending.push(b);
+                    self.pending.push(a);
+                    continue;
+                }
+                self.run.truncated_windows += 1;
+                tracing::warn!(
+                    start_ms = w.start_ms,
+                    end_ms = w.end_ms,
+                    limit,
+                    "a one-second window still reached the query's limit: rows may be missing"
+                );
+            }
+            self.reading = Some(Reading {
+                query_id,
+                window: w,
+                first: first.map(|f| rows_in(f, w)),
+                next,
+                count: streamed.then_some(count),
+            });
+        }
+    }
+
+    /// Reads the pages after the first only to count their rows.
+    async fn count_pages(&mut self, query_id: &str, token: String) -> Result<usize, QueryError> {
+        let mut count = 0;
+        let mut token = Some(token);
+        while let Some(t) = token {
+            let mut out = self
+                .runner
+                .page(
+                    query_id,
+                    self.query.language,
+                    Some(&t),
+                    self.deadline,
+                    &mut self.run,
+                )
+                .await?;
+            count += out.results().len();
+            token = out.next_token.take();
+        }
+        Ok(count)
+    }
+}
+
+/// A page's rows in `w`, the strings moved out of the SDK's fields.
+fn rows_in(results: Vec<Vec<ResultField>>, w: Window) -> Vec<Row> {
+    results
+        .into_iter()
+        .map(row)
+        .filter(|r| in_window(r, w))
+        .collect()
+}
+
+fn row(fields: Vec<ResultField>) -> Row {
     fields
-        .iter()
+        .into_iter()
         .filter_map(|f| {
-            let name = f.field()?;
-            (name != "@ptr").then(|| (name.to_owned(), f.value().unwrap_or_default().to_owned()))
+            let name = f.field?;
+            (name != "@ptr").then(|| (name, f.value.unwrap_or_default()))
         })
         .collect()
 }

@@ -9,8 +9,13 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 
-/// Most log groups one StartQuery may name.
+/// Most log groups one StartQuery may name (`logGroupNames`, `logGroupIdentifiers`).
 pub const MAX_LOG_GROUPS: usize = 50;
+/// Most rows a Logs Insights QL query returns (StartQuery `limit`, read in pages of 10,000).
+pub const MAX_ROWS_CWLI: usize = 100_000;
+/// Most rows an OpenSearch SQL or PPL query returns (StartQuery `limit`; their results are not
+/// paged).
+pub const MAX_ROWS_SQL_PPL: usize = 10_000;
 
 /// A spec that cannot run; `field` is the JSON field (or environment variable) at fault.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -44,12 +49,171 @@ pub struct MetricsSpec {
     pub values: Vec<String>,
 }
 
+/// The query language, StartQuery's `queryLanguage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Language {
+    /// Logs Insights QL (`CWLI`): the default, and the only language whose results page.
+    #[default]
+    Cwli,
+    /// OpenSearch SQL (`SQL`): names its log groups in the query's `FROM` clause.
+    Sql,
+    /// OpenSearch PPL (`PPL`).
+    Ppl,
+}
+
+impl Language {
+    /// `cwli`, `sql` or `ppl`, in any case (the API's own `CWLI`, `SQL`, `PPL` included).
+    pub fn parse(field: &str, text: &str) -> Result<Language, SpecError> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "cwli" => Ok(Language::Cwli),
+            "sql" => Ok(Language::Sql),
+            "ppl" => Ok(Language::Ppl),
+            _ => Err(err(
+                field,
+                format!(
+                    "{text:?} is not a query language: cwli (Logs Insights QL, the default), sql or ppl"
+                ),
+            )),
+        }
+    }
+
+    /// The spec's (and the answer's) name: `cwli`, `sql`, `ppl`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Language::Cwli => "cwli",
+            Language::Sql => "sql",
+            Language::Ppl => "ppl",
+        }
+    }
+
+    /// The most rows one query returns: the largest `limit` StartQuery takes for the language.
+    pub fn max_rows(self) -> usize {
+        match self {
+            Language::Cwli => MAX_ROWS_CWLI,
+            Language::Sql | Language::Ppl => MAX_ROWS_SQL_PPL,
+        }
+    }
+
+    /// SQL names its log groups in the query string; StartQuery then takes none of
+    /// `logGroupName`, `logGroupNames` or `logGroupIdentifiers`.
+    pub fn names_groups_in_query(self) -> bool {
+        self == Language::Sql
+    }
+}
+
+/// The log groups of a query, in the StartQuery parameter that takes them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum LogGroups {
+    /// None: a SQL query names its own; a saved query may supply them.
+    #[default]
+    None,
+    /// `logGroupNames`.
+    Names(Vec<String>),
+    /// `logGroupIdentifiers`: ARNs, without the `:*` that log group ARNs often carry (the
+    /// service refuses it there). A monitoring account must name a source account's groups so.
+    Arns(Vec<String>),
+}
+
+impl LogGroups {
+    /// Entries as a spec lists them: all names, or all ARNs (`arn:aws:logs:REGION:ACCOUNT:
+    /// log-group:NAME`, a trailing `:*` dropped). 1–50 of them.
+    ///
+    /// The API reference says `logGroupIdentifiers` takes names or ARNs but not whether one
+    /// request may mix them; a mixed list is refused here, so that a schedule never fails on a
+    /// rule found out in production.
+    pub fn parse(field: &str, entries: Vec<String>) -> Result<LogGroups, SpecError> {
+        if entries.is_empty() {
+            return Err(err(field, "must name at least one log group"));
+        }
+        if entries.len() > MAX_LOG_GROUPS {
+            return Err(err(
+                field,
+                format!(
+                    "names {} log groups; a query may name at most {MAX_LOG_GROUPS}",
+                    entries.len()
+                ),
+            ));
+        }
+        let arns = entries.iter().filter(|e| e.starts_with("arn:")).count();
+        if arns == 0 {
+            for (i, g) in entries.iter().enumerate() {
+                crate::config::check_log_group(g)
+                    .map_err(|r| err(format!("{field}[{i}]"), format!("{g:?}: {r}")))?;
+            }
+            return Ok(LogGroups::Names(entries));
+        }
+        if arns < entries.len() {
+            return Err(err(
+                field,
+                format!(
+                    "mixes {arns} ARNs with {} names; list every log group by name or every one by ARN",
+                    entries.len() - arns
+                ),
+            ));
+        }
+        entries
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                log_group_arn(a).map_err(|r| err(format!("{field}[{i}]"), format!("{a:?}: {r}")))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(LogGroups::Arns)
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            LogGroups::None => 0,
+            LogGroups::Names(v) | LogGroups::Arns(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A log group ARN as `logGroupIdentifiers` takes it: checked, without a trailing `:*`.
+fn log_group_arn(arn: &str) -> Result<String, String> {
+    let bare = arn.strip_suffix(":*").unwrap_or(arn);
+    let parts: Vec<&str> = bare.splitn(7, ':').collect();
+    let shape = "is not a log group ARN (arn:aws:logs:REGION:ACCOUNT:log-group:NAME)";
+    let [_, partition, service, region, account, kind, name] = parts[..] else {
+        return Err(shape.into());
+    };
+    if partition.is_empty() || service != "logs" || region.is_empty() || kind != "log-group" {
+        return Err(shape.into());
+    }
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{shape}: the account is not 12 digits"));
+    }
+    crate::config::check_log_group(name)?;
+    Ok(bare.to_owned())
+}
+
+/// What a spec runs: its own query string, or a saved query (query definition) by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// `query`.
+    Text(String),
+    /// `queryDefinition`, and values for its `{{parameter}}` placeholders (`parameters`).
+    Saved {
+        name: String,
+        parameters: Vec<(String, String)>,
+    },
+}
+
 /// A validated query spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuerySpec {
     pub name: String,
-    pub query: String,
-    pub log_groups: Vec<String>,
+    pub source: Source,
+    /// `language`; `None` when the spec does not say (Logs Insights QL, or the saved query's).
+    pub language: Option<Language>,
+    /// `logGroups`; `None` for SQL, and for a saved query that brings its own.
+    pub log_groups: LogGroups,
+    /// `limit`; `None` for the language's maximum.
+    pub limit: Option<usize>,
     pub window: Duration,
     pub delay: Duration,
     /// Epoch milliseconds: when the schedule fired (EventBridge Scheduler's
@@ -57,6 +221,34 @@ pub struct QuerySpec {
     pub scheduled_ms: i64,
     pub target: Target,
     pub metrics: Option<MetricsSpec>,
+}
+
+/// What StartQuery is sent for a spec: its query string, language, log groups and limit, a
+/// saved query's applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub query: String,
+    pub language: Language,
+    pub log_groups: LogGroups,
+    /// StartQuery `limit`: the spec's, else the language's maximum. A result this size is split.
+    pub limit: usize,
+}
+
+impl QuerySpec {
+    /// The request of a spec with its own query string (`None` for a saved query: see
+    /// [`super::definition::resolve`]).
+    pub fn resolve_text(&self) -> Option<Resolved> {
+        let Source::Text(query) = &self.source else {
+            return None;
+        };
+        let language = self.language.unwrap_or_default();
+        Some(Resolved {
+            query: query.clone(),
+            language,
+            log_groups: self.log_groups.clone(),
+            limit: self.limit.unwrap_or(language.max_rows()),
+        })
+    }
 }
 
 /// The aligned window `[start, end)`, epoch milliseconds (whole seconds).
@@ -175,28 +367,77 @@ pub fn parse_spec(
         }
     };
     let name = string("name", true)?.unwrap_or_default();
-    let query = string("query", true)?.unwrap_or_default();
+    let source = match (string("query", false)?, string("queryDefinition", false)?) {
+        (Some(_), Some(_)) => {
+            return Err(err(
+                f("queryDefinition"),
+                "give either query or queryDefinition, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(err(
+                f("query"),
+                "required (or queryDefinition, the name of a saved query)",
+            ));
+        }
+        (Some(q), None) => {
+            if m.get("parameters").is_some_and(|p| !p.is_null()) {
+                return Err(err(
+                    f("parameters"),
+                    "only a saved query (queryDefinition) takes parameters",
+                ));
+            }
+            Source::Text(q)
+        }
+        (None, Some(d)) => Source::Saved {
+            name: d,
+            parameters: parse_parameters(&f("parameters"), m.get("parameters"))?,
+        },
+    };
+    let language = string("language", false)?
+        .map(|l| Language::parse(&f("language"), &l))
+        .transpose()?;
     let log_groups = match m.get("logGroups") {
-        None | Some(Value::Null) => return Err(err(f("logGroups"), "required")),
-        Some(Value::Array(a)) => a
-            .iter()
-            .enumerate()
-            .map(|(i, g)| match g {
-                Value::String(s) if !s.is_empty() => Ok(s.clone()),
-                other => Err(err(
-                    f(&format!("logGroups[{i}]")),
-                    format!("must be a log group name, got {other}"),
-                )),
-            })
-            .collect::<Result<Vec<_>, _>>()?,
+        None | Some(Value::Null) => LogGroups::None,
+        Some(Value::Array(a)) => LogGroups::parse(
+            &f("logGroups"),
+            a.iter()
+                .enumerate()
+                .map(|(i, g)| match g {
+                    Value::String(s) if !s.is_empty() => Ok(s.clone()),
+                    other => Err(err(
+                        f(&format!("logGroups[{i}]")),
+                        format!("must be a log group name or ARN, got {other}"),
+                    )),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        )?,
         Some(other) => {
             return Err(err(
                 f("logGroups"),
-                format!("must be an array of log group names, got {other}"),
+                format!("must be an array of log group names or ARNs, got {other}"),
             ));
         }
     };
-    check_groups(&f("logGroups"), &log_groups)?;
+    check_groups_for(&f("logGroups"), language, &source, &log_groups)?;
+    let limit = match m.get("limit") {
+        None | Some(Value::Null) => None,
+        Some(v) => {
+            let max = language.unwrap_or_default().max_rows();
+            match v.as_u64().filter(|n| (1..=max as u64).contains(n)) {
+                Some(n) => Some(n as usize),
+                None => {
+                    return Err(err(
+                        f("limit"),
+                        format!(
+                            "must be a whole number from 1 to {max} (the most rows a {} query returns), got {v}",
+                            language.unwrap_or_default().name()
+                        ),
+                    ));
+                }
+            }
+        }
+    };
     let window = parse_duration(&f("window"), &string("window", true)?.unwrap_or_default())?;
     let delay = match string("delay", false)? {
         None => Duration::ZERO,
@@ -242,8 +483,10 @@ pub fn parse_spec(
     };
     Ok(QuerySpec {
         name,
-        query,
+        source,
+        language,
         log_groups,
+        limit,
         window,
         delay,
         scheduled_ms,
@@ -255,20 +498,47 @@ pub fn parse_spec(
     })
 }
 
-fn check_groups(field: &str, groups: &[String]) -> Result<(), SpecError> {
-    if groups.is_empty() {
-        return Err(err(field, "must name at least one log group"));
-    }
-    if groups.len() > MAX_LOG_GROUPS {
+/// Which log groups a spec must name: SQL none (its `FROM` clause does), a saved query any
+/// number (it may bring its own), Logs Insights QL and PPL at least one.
+fn check_groups_for(
+    field: &str,
+    language: Option<Language>,
+    source: &Source,
+    groups: &LogGroups,
+) -> Result<(), SpecError> {
+    let sql = language.is_some_and(Language::names_groups_in_query);
+    if sql && !groups.is_empty() {
         return Err(err(
             field,
-            format!(
-                "names {} log groups; a query may name at most {MAX_LOG_GROUPS}",
-                groups.len()
-            ),
+            "a SQL query names its log groups in its FROM clause (FROM `logGroups(logGroupIdentifier: ['/aws/lambda/a'])`), not in logGroups",
         ));
     }
+    if !sql && groups.is_empty() && matches!(source, Source::Text(_)) {
+        return Err(err(field, "required"));
+    }
     Ok(())
+}
+
+/// `parameters`: `{"name": "value", ...}`, values for a saved query's placeholders.
+fn parse_parameters(field: &str, v: Option<&Value>) -> Result<Vec<(String, String)>, SpecError> {
+    match v {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                Value::Number(n) => Ok((k.clone(), n.to_string())),
+                other => Err(err(
+                    format!("{field}.{k}"),
+                    format!("must be a string or a number, got {other}"),
+                )),
+            })
+            .collect(),
+        Some(other) => Err(err(
+            field,
+            format!("must be an object of parameter values, got {other}"),
+        )),
+    }
 }
 
 fn check_window(field: &str, window: Duration) -> Result<(), SpecError> {
@@ -353,12 +623,16 @@ fn parse_metrics(
 }
 
 /// The environment's spec, for plain EventBridge scheduled events: `QUERY_NAME`,
-/// `QUERY_STRING`, `QUERY_LOG_GROUPS` (comma-separated), `QUERY_WINDOW`, `QUERY_DELAY`.
+/// `QUERY_STRING` or `QUERY_DEFINITION`, `QUERY_LANGUAGE`, `QUERY_LOG_GROUPS`
+/// (comma-separated), `QUERY_LIMIT`, `QUERY_WINDOW`, `QUERY_DELAY`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EnvSpec {
     pub name: Option<String>,
     pub query: Option<String>,
+    pub definition: Option<String>,
+    pub language: Option<String>,
     pub log_groups: Option<String>,
+    pub limit: Option<String>,
     pub window: Option<String>,
     pub delay: Option<String>,
 }
@@ -369,7 +643,10 @@ impl EnvSpec {
         Self {
             name: get("QUERY_NAME"),
             query: get("QUERY_STRING"),
+            definition: get("QUERY_DEFINITION"),
+            language: get("QUERY_LANGUAGE"),
             log_groups: get("QUERY_LOG_GROUPS"),
+            limit: get("QUERY_LIMIT"),
             window: get("QUERY_WINDOW"),
             delay: get("QUERY_DELAY"),
         }
@@ -381,31 +658,53 @@ impl EnvSpec {
             v.clone()
                 .ok_or_else(|| err(var, "required for scheduled events, but not set"))
         };
-        let groups: Vec<String> = need(&self.log_groups, "QUERY_LOG_GROUPS")?
-            .split(',')
-            .map(str::trim)
-            .filter(|g| !g.is_empty())
-            .map(String::from)
-            .collect();
-        check_groups("QUERY_LOG_GROUPS", &groups)?;
         let mut doc = serde_json::json!({
             "name": need(&self.name, "QUERY_NAME")?,
-            "query": need(&self.query, "QUERY_STRING")?,
-            "logGroups": groups,
             "window": need(&self.window, "QUERY_WINDOW")?,
         });
-        if let Some(d) = &self.delay {
-            doc["delay"] = Value::String(d.clone());
+        for (key, value) in [
+            ("query", &self.query),
+            ("queryDefinition", &self.definition),
+            ("language", &self.language),
+            ("delay", &self.delay),
+        ] {
+            if let Some(v) = value {
+                doc[key] = Value::String(v.clone());
+            }
+        }
+        if let Some(groups) = &self.log_groups {
+            let groups: Vec<&str> = groups
+                .split(',')
+                .map(str::trim)
+                .filter(|g| !g.is_empty())
+                .collect();
+            doc["logGroups"] = serde_json::json!(groups);
+        }
+        if let Some(l) = &self.limit {
+            doc["limit"] = l
+                .trim()
+                .parse::<u64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| Value::String(l.clone()));
         }
         parse_spec(&doc, "", defaults, scheduled_ms).map_err(|e| {
-            let var = match e.field.as_str() {
+            let field = e.field.split(['[', '.']).next().unwrap_or_default();
+            let var = match field {
                 "window" => "QUERY_WINDOW",
                 "delay" => "QUERY_DELAY",
                 "name" => "QUERY_NAME",
                 "query" => "QUERY_STRING",
-                other => return err(other, e.reason.clone()),
+                "queryDefinition" => "QUERY_DEFINITION",
+                "language" => "QUERY_LANGUAGE",
+                "logGroups" => "QUERY_LOG_GROUPS",
+                "limit" => "QUERY_LIMIT",
+                _ => return e,
             };
-            err(var, e.reason)
+            let reason = match e.reason.as_str() {
+                "required" => "required for scheduled events, but not set".to_owned(),
+                r => r.replace("queryDefinition", "QUERY_DEFINITION"),
+            };
+            err(var, reason)
         })
     }
 }
@@ -542,7 +841,7 @@ mod tests {
         );
         assert_eq!(
             with("query", Value::Null),
-            "invalid query spec: query: required"
+            "invalid query spec: query: required (or queryDefinition, the name of a saved query)"
         );
         assert_eq!(
             with("logGroups", Value::Null),
@@ -596,18 +895,188 @@ mod tests {
     }
 
     #[test]
+    fn languages_log_groups_and_limits() {
+        let base = json!({"name": "n", "query": "q", "logGroups": ["/g"], "window": "5m"});
+        let with = |pairs: &[(&str, Value)]| {
+            let mut b = base.clone();
+            for (k, v) in pairs {
+                if v.is_null() {
+                    b.as_object_mut().unwrap().remove(*k);
+                } else {
+                    b[*k] = v.clone();
+                }
+            }
+            spec(b)
+        };
+        let s = with(&[]).unwrap();
+        assert_eq!(
+            (s.language, s.resolve_text().unwrap().limit),
+            (None, 100_000),
+            "Logs Insights QL by default, at its 100,000-row maximum"
+        );
+        let s = with(&[("language", json!("SQL")), ("logGroups", Value::Null)]).unwrap();
+        let r = s.resolve_text().unwrap();
+        assert_eq!(
+            (r.language, r.log_groups, r.limit),
+            (Language::Sql, LogGroups::None, 10_000)
+        );
+        assert_eq!(
+            with(&[("language", json!("sql"))]).unwrap_err().field,
+            "logGroups",
+            "SQL names its groups in FROM"
+        );
+        let r = with(&[("language", json!("ppl")), ("limit", json!(10_000))])
+            .unwrap()
+            .resolve_text()
+            .unwrap();
+        assert_eq!((r.language, r.limit), (Language::Ppl, 10_000));
+        assert_eq!(
+            with(&[("language", json!("ppl")), ("limit", json!(10_001))])
+                .unwrap_err()
+                .to_string(),
+            "invalid query spec: limit: must be a whole number from 1 to 10000 (the most rows a ppl query returns), got 10001"
+        );
+        assert!(with(&[("limit", json!(0))]).is_err());
+        assert!(with(&[("limit", json!(100_001))]).is_err());
+        assert!(with(&[("limit", json!("5"))]).is_err());
+        assert!(
+            with(&[("language", json!("kusto"))])
+                .unwrap_err()
+                .to_string()
+                .contains("cwli (Logs Insights QL, the default), sql or ppl")
+        );
+        // ARNs: logGroupIdentifiers, without the `:*` the console and GetAtt give them.
+        let arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/orders";
+        let s = with(&[("logGroups", json!([format!("{arn}:*"), arn]))]).unwrap();
+        assert_eq!(s.log_groups, LogGroups::Arns(vec![arn.into(), arn.into()]));
+        assert_eq!(
+            with(&[("logGroups", json!([arn, "/g"]))])
+                .unwrap_err()
+                .to_string(),
+            "invalid query spec: logGroups: mixes 1 ARNs with 1 names; list every log group by name or every one by ARN"
+        );
+        for bad in [
+            "arn:aws:logs:eu-west-1:123456789012:/g",
+            "arn:aws:s3:eu-west-1:123456789012:log-group:/g",
+            "arn:aws:logs:eu-west-1:1234:log-group:/g",
+            "arn:aws:logs:eu-west-1:123456789012:log-group:",
+        ] {
+            assert!(
+                with(&[("logGroups", json!([bad]))])
+                    .unwrap_err()
+                    .to_string()
+                    .starts_with("invalid query spec: logGroups[0]:"),
+                "{bad}"
+            );
+        }
+        assert!(
+            with(&[("logGroups", json!(["no spaces"]))])
+                .unwrap_err()
+                .to_string()
+                .starts_with("invalid query spec: logGroups[0]: \"no spaces\"")
+        );
+        // A saved query instead of a query string.
+        let s = with(&[
+            ("query", Value::Null),
+            ("queryDefinition", json!("errors")),
+            ("logGroups", Value::Null),
+            ("parameters", json!({"level": "ERROR", "n": 5})),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.source,
+            Source::Saved {
+                name: "errors".into(),
+                parameters: vec![("level".into(), "ERROR".into()), ("n".into(), "5".into())]
+            }
+        );
+        assert_eq!(s.resolve_text(), None);
+        assert_eq!(
+            with(&[("queryDefinition", json!("errors"))])
+                .unwrap_err()
+                .to_string(),
+            "invalid query spec: queryDefinition: give either query or queryDefinition, not both"
+        );
+        assert_eq!(
+            with(&[("query", Value::Null)]).unwrap_err().to_string(),
+            "invalid query spec: query: required (or queryDefinition, the name of a saved query)"
+        );
+        assert_eq!(
+            with(&[("parameters", json!({"a": "b"}))])
+                .unwrap_err()
+                .field,
+            "parameters"
+        );
+    }
+
+    #[test]
     fn the_environment_spec_names_the_variable() {
         let env = EnvSpec {
             name: Some("n".into()),
             query: Some("q".into()),
             log_groups: Some("/a, /b".into()),
             window: Some("5m".into()),
-            delay: None,
+            ..EnvSpec::default()
         };
         let s = env.spec(&defaults(), 1_000_000).unwrap();
         assert_eq!(
             (s.log_groups.clone(), s.scheduled_ms),
-            (vec!["/a".to_string(), "/b".to_string()], 1_000_000)
+            (
+                LogGroups::Names(vec!["/a".to_string(), "/b".to_string()]),
+                1_000_000
+            )
+        );
+        let saved = EnvSpec {
+            query: None,
+            definition: Some("errors".into()),
+            log_groups: None,
+            language: Some("PPL".into()),
+            limit: Some("500".into()),
+            ..env.clone()
+        }
+        .spec(&defaults(), 0)
+        .unwrap();
+        assert_eq!(
+            (saved.source, saved.language, saved.limit),
+            (
+                Source::Saved {
+                    name: "errors".into(),
+                    parameters: vec![]
+                },
+                Some(Language::Ppl),
+                Some(500)
+            )
+        );
+        let bad = |e: EnvSpec| e.spec(&defaults(), 0).unwrap_err().to_string();
+        assert_eq!(
+            bad(EnvSpec {
+                query: None,
+                ..env.clone()
+            }),
+            "invalid query spec: QUERY_STRING: required (or QUERY_DEFINITION, the name of a saved query)"
+        );
+        assert!(
+            bad(EnvSpec {
+                limit: Some("lots".into()),
+                ..env.clone()
+            })
+            .starts_with(
+                "invalid query spec: QUERY_LIMIT: must be a whole number from 1 to 100000"
+            )
+        );
+        assert!(
+            bad(EnvSpec {
+                language: Some("kql".into()),
+                ..env.clone()
+            })
+            .starts_with("invalid query spec: QUERY_LANGUAGE: \"kql\" is not a query language")
+        );
+        assert_eq!(
+            bad(EnvSpec {
+                log_groups: None,
+                ..env.clone()
+            }),
+            "invalid query spec: QUERY_LOG_GROUPS: required for scheduled events, but not set"
         );
         assert_eq!(
             EnvSpec {
