@@ -215,7 +215,14 @@ fn statements(t: &Value) -> Vec<(String, Value)> {
         match v {
             Value::Mapping(m) => {
                 if let Some(Value::Sequence(st)) = m.get("Statement") {
-                    out.extend(st.iter().map(|x| (owner.to_string(), x.clone())));
+                    // A conditional statement, `!If [Cond, statement, !Ref AWS::NoValue]`,
+                    // counts as its statement.
+                    out.extend(st.iter().map(|x| match x {
+                        Value::Tagged(tg) if tg.tag == "!If" => {
+                            (owner.to_string(), tg.value[1].clone())
+                        }
+                        x => (owner.to_string(), x.clone()),
+                    }));
                 }
                 m.values().for_each(|x| walk(owner, x, out));
             }
@@ -262,6 +269,7 @@ fn iam_is_least_privilege() {
             let allowed = [
                 "logs:GetQueryResults",
                 "logs:StopQuery",
+                "logs:DescribeQueryDefinitions",
                 "kinesis:ListStreams",
             ];
             assert!(
@@ -293,7 +301,9 @@ fn iam_is_least_privilege() {
         }
         if actions(st).iter().any(|a| a == "logs:StartQuery") {
             assert!(
-                !wildcard && resource.contains("ReportLogGroupNames"),
+                !wildcard
+                    && (resource.contains("ReportLogGroupNames")
+                        || resource.contains("SavedQueryLogGroupNames")),
                 "StartQuery only on the queried groups: {resource}"
             );
         }
@@ -485,6 +495,41 @@ async fn the_schedule_input_is_a_spec_the_reporter_accepts() {
     let specs = reporter.specs(&event, 0).unwrap();
     assert_eq!(specs[0].name, params["ReportName"]);
     assert_eq!(specs[0].target.log_group, params["ReportLogGroup"]);
+
+    // The saved query's schedule, when SavedQueryName is set: a spec naming the saved query,
+    // its window from SavedQueryWindow, and only under HasSavedQuery (with its role).
+    let r = &t["Resources"];
+    for name in ["SavedQueryRuns", "SavedQueryScheduleRole"] {
+        assert_eq!(s(&r[name]["Condition"]), "HasSavedQuery", "{name}");
+    }
+    assert!(text(&t["Conditions"]["HasSavedQuery"]).contains("SavedQueryName"));
+    let target = &r["SavedQueryRuns"]["Properties"]["Target"];
+    assert!(text(&target["Arn"]).contains("InsightsReporter.Arn"));
+    let Value::Tagged(sub) = &target["Input"] else {
+        panic!("Input is a !Sub")
+    };
+    let mut input = s(&sub.value).to_string();
+    let mut with_name = params.clone();
+    with_name.insert("SavedQueryName".into(), "errors-by-service".into());
+    for (k, v) in &with_name {
+        input = input.replace(&format!("${{{k}}}"), v);
+    }
+    let input = input.replace("<aws.scheduler.scheduled-time>", "2026-11-22T01:05:00Z");
+    let event: serde_json::Value = serde_json::from_str(&input)
+        .unwrap_or_else(|e| panic!("the saved query's input is not JSON ({e}): {input}"));
+    let spec = &reporter.specs(&event, 0).unwrap()[0];
+    assert_eq!(
+        spec.source,
+        logship::insights::spec::Source::Saved {
+            name: "errors-by-service".into(),
+            parameters: vec![]
+        }
+    );
+    assert_eq!(
+        spec.window,
+        logship::insights::spec::parse_duration("w", &params["SavedQueryWindow"]).unwrap()
+    );
+    assert_eq!(spec.target.log_group, params["ReportLogGroup"]);
 }
 
 /// The metric names each function's code puts in its EMF record (namespace `ns`), read from the
