@@ -285,6 +285,73 @@ async fn a_result_that_reaches_the_specs_limit_splits_the_window_until_nothing_i
 }
 
 #[tokio::test]
+async fn pages_that_may_fill_the_limit_are_counted_first_then_read_again() {
+    let (w, scheduled) = last_window();
+    // 15,000 events match (recordsMatched 15,000 is not below the spec's limit of 12,000), but
+    // the query keeps 11,000: the pages are counted (10,000 + 1,000), the result does not fill
+    // the limit, so they are read again from the start and republished, and nothing is split.
+    let events = spread(w, 15_000);
+    let group = source(&events).await;
+    let target = unique("/logship/insights/reread");
+    let r = reporter(&[("TARGET_LOG_GROUP", &target)]).await;
+    let spec = json!({"name": "capped", "query": "fields @timestamp, @message | sort @timestamp asc | limit 11000", "limit": 12_000,
+                      "logGroups": [group], "window": "5m", "scheduledTime": scheduled});
+    let o = r.handle(spec, within(60)).await;
+    assert_eq!(
+        (o.summary.splits, o.summary.pages, o.summary.rows),
+        (0, 4, 11_000)
+    );
+    let answer = ok(o);
+    let q = &answer["queries"][0];
+    let tokens: Vec<bool> = result_calls(q["queryId"].as_str().unwrap())
+        .await
+        .iter()
+        .map(|g| g.get("nextToken").is_some())
+        .collect();
+    assert_eq!(
+        tokens,
+        [false, true, false, true],
+        "Complete, counted page 2, then pages 1 and 2 again"
+    );
+    let want: Vec<String> = events[..11_000].iter().map(|e| e.1.clone()).collect();
+    assert_eq!(republished(&target, "capped").await, want);
+}
+
+#[tokio::test]
+async fn a_streamed_result_that_fills_the_limit_anyway_is_reported_truncated() {
+    // recordsMatched says the result cannot fill the limit (a query returns at most a row per
+    // matched record), so its pages are republished as they come; if they fill it anyway, the
+    // answer says rows may be missing rather than splitting after the fact.
+    let group = unique("/logship/insights/streamed");
+    let id = unique("q-streamed");
+    let row = |v: &str| json!([{"field": "n", "value": v}]);
+    let stats = json!({"recordsMatched": 1.0, "recordsScanned": 1.0, "bytesScanned": 1.0});
+    script(&group, &id, &[
+        json!({"status": "Complete", "statistics": stats, "results": [row("1"), row("2")], "nextToken": "p2"}),
+        json!({"status": "Complete", "statistics": stats, "results": [row("3"), row("4")]}),
+    ]).await;
+    let target = unique("/logship/insights/streamed-out");
+    let r = reporter(&[("TARGET_LOG_GROUP", &target)]).await;
+    let answer = ok(r.handle(json!({"name": "streamed", "query": "fields n", "limit": 4, "logGroups": [group], "window": "5m"}), within(30)).await);
+    let q = &answer["queries"][0];
+    assert_eq!(
+        (
+            q["rows"].clone(),
+            q["pages"].clone(),
+            q["truncatedWindows"].clone(),
+            q.get("queryIds")
+        ),
+        (json!(4), json!(2), json!(1), None)
+    );
+    assert_eq!(
+        read_all(&Moto::shared().client().await, &target, "streamed")
+            .await
+            .len(),
+        4
+    );
+}
+
+#[tokio::test]
 async fn sql_names_its_groups_in_from_and_splits_at_10000_rows() {
     let (w, scheduled) = last_window();
     let events = spread(w, 12_000);

@@ -330,12 +330,7 @@ impl Reporter {
         let results = join_all(specs.iter().map(|s| async {
             let _permit = permits.acquire().await.ok();
             let request = match &s.source {
-                Source::Text(_) => s.resolve_text().ok_or_else(|| {
-                    SpecFailure::before_start(
-                        "the spec has no query".into(),
-                        crate::failure::ErrorType::InvalidEvent,
-                    )
-                })?,
+                Source::Text(query) => s.request(query),
                 Source::Saved { name, .. } => saved
                     .get(&(name.clone(), s.language))
                     .cloned()
@@ -600,6 +595,25 @@ mod tests {
             0,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn query_concurrency_defaults_to_10_and_is_checked() {
+        let config = |v: Option<&str>| {
+            ReporterConfig::from_lookup(|k| match k {
+                "QUERY_CONCURRENCY" => v.map(String::from),
+                _ => None,
+            })
+        };
+        assert_eq!(config(None).unwrap().query_concurrency, 10);
+        assert_eq!(config(Some(" 25 ")).unwrap().query_concurrency, 25);
+        for bad in ["0", "101", "ten", "-1"] {
+            let e = config(Some(bad)).unwrap_err().to_string();
+            assert!(
+                e.contains("QUERY_CONCURRENCY") && e.contains("from 1 to 100"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

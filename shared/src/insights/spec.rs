@@ -235,19 +235,16 @@ pub struct Resolved {
 }
 
 impl QuerySpec {
-    /// The request of a spec with its own query string (`None` for a saved query: see
+    /// The request of a spec with its own query string `query` (a saved query's is made by
     /// [`super::definition::resolve`]).
-    pub fn resolve_text(&self) -> Option<Resolved> {
-        let Source::Text(query) = &self.source else {
-            return None;
-        };
+    pub fn request(&self, query: &str) -> Resolved {
         let language = self.language.unwrap_or_default();
-        Some(Resolved {
-            query: query.clone(),
+        Resolved {
+            query: query.to_owned(),
             language,
             log_groups: self.log_groups.clone(),
             limit: self.limit.unwrap_or(language.max_rows()),
-        })
+        }
     }
 }
 
@@ -910,12 +907,12 @@ mod tests {
         };
         let s = with(&[]).unwrap();
         assert_eq!(
-            (s.language, s.resolve_text().unwrap().limit),
+            (s.language, s.request("q").limit),
             (None, 100_000),
             "Logs Insights QL by default, at its 100,000-row maximum"
         );
         let s = with(&[("language", json!("SQL")), ("logGroups", Value::Null)]).unwrap();
-        let r = s.resolve_text().unwrap();
+        let r = s.request("q");
         assert_eq!(
             (r.language, r.log_groups, r.limit),
             (Language::Sql, LogGroups::None, 10_000)
@@ -927,8 +924,7 @@ mod tests {
         );
         let r = with(&[("language", json!("ppl")), ("limit", json!(10_000))])
             .unwrap()
-            .resolve_text()
-            .unwrap();
+            .request("q");
         assert_eq!((r.language, r.limit), (Language::Ppl, 10_000));
         assert_eq!(
             with(&[("language", json!("ppl")), ("limit", json!(10_001))])
@@ -990,7 +986,6 @@ mod tests {
                 parameters: vec![("level".into(), "ERROR".into()), ("n".into(), "5".into())]
             }
         );
-        assert_eq!(s.resolve_text(), None);
         assert_eq!(
             with(&[("queryDefinition", json!("errors"))])
                 .unwrap_err()
