@@ -26,7 +26,9 @@ use std::time::Duration;
 
 use aws_sdk_cloudwatchlogs::Client;
 use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
-use aws_sdk_cloudwatchlogs::operation::get_query_results::GetQueryResultsOutput;
+use aws_sdk_cloudwatchlogs::operation::get_query_results::{
+    GetQueryResultsError, GetQueryResultsOutput,
+};
 use aws_sdk_cloudwatchlogs::types::{QueryLanguage, QueryStatus, ResultField};
 use chrono::NaiveDateTime;
 
@@ -280,10 +282,7 @@ impl QueryRunner {
         token: Option<&str>,
         deadline: Deadline,
         run: &mut QueryRun,
-    ) -> Result<
-        GetQueryResultsOutput,
-        RetryError<aws_sdk_cloudwatchlogs::operation::get_query_results::GetQueryResultsError>,
-    > {
+    ) -> Result<GetQueryResultsOutput, RetryError<GetQueryResultsError>> {
         let get = || {
             let req = self.client.get_query_results().query_id(query_id);
             let req = if language == Language::Cwli {
