@@ -41,6 +41,13 @@ impl Moto {
     /// for it to listen. Panics, with what the script said on stderr, if it does not within
     /// 30 s: a missing emulator is a failure, never a skip.
     pub fn start() -> Moto {
+        Moto::start_with(&[])
+    }
+
+    /// [`Moto::start`] with extra environment for the emulator, e.g.
+    /// `INITIAL_NO_AUTH_ACTION_COUNT`: after that many calls moto checks every request's
+    /// SigV4 signature and the caller's IAM policies.
+    pub fn start_with(env: &[(&str, &str)]) -> Moto {
         let root = crate::workspace_root();
         let python = python();
         let script = root.join("tests/support/moto_server.py");
@@ -71,6 +78,7 @@ impl Moto {
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN")
             .env_remove("AWS_ENDPOINT_URL")
+            .envs(env.iter().copied())
             .spawn()
             .unwrap_or_else(|e| {
                 panic!(
