@@ -43,3 +43,91 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 pub async fn logs_client() -> Client {
     Client::new(&sdk_config().await)
 }
+
+/// The writer's client: [`target_client`] on the standard configuration.
+pub async fn writer_client(common: &crate::config::CommonConfig) -> Client {
+    own_and_target_clients(common).await.1
+}
+
+/// The function's own client (the reporter queries with it) and the writer's, on one
+/// standard configuration.
+pub async fn own_and_target_clients(common: &crate::config::CommonConfig) -> (Client, Client) {
+    let own = sdk_config().await;
+    let target = target_client(&own, &common.target, &common.function_name).await;
+    (Client::new(&own), target)
+}
+
+/// The client that writes to the target: the function's own ([`logs_client`]'s configuration)
+/// unless `TARGET_ROLE_ARN` or `TARGET_REGION` say otherwise.
+///
+/// With a role, credentials come from STS AssumeRole through aws-config's provider, with the
+/// function's own credentials; the client's identity cache keeps them and refreshes them before
+/// they expire, so a warm container does not call STS per invocation. Nothing is called here:
+/// the role is assumed at the first write, so cold start does not wait for STS.
+pub async fn target_client(
+    own: &aws_config::SdkConfig,
+    target: &crate::config::TargetAccess,
+    function_name: &str,
+) -> Client {
+    if target.role_arn.is_none() && target.region.is_none() {
+        return Client::new(own);
+    }
+    let mut config = own.to_builder();
+    if let Some(region) = &target.region {
+        config = config.region(aws_config::Region::new(region.clone()));
+    }
+    if let Some(role) = &target.role_arn {
+        let mut assume = aws_config::sts::AssumeRoleProvider::builder(role.clone())
+            .session_name(crate::config::TargetAccess::session_name(function_name))
+            .configure(own);
+        if let Some(id) = &target.external_id {
+            assume = assume.external_id(id.clone());
+        }
+        let provider = AssumedRole {
+            role_arn: role.clone(),
+            inner: assume.build().await,
+        };
+        config = config.credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+        );
+    }
+    Client::new(&config.build())
+}
+
+/// AssumeRole credentials whose errors name the role: a write that cannot get credentials
+/// fails saying which role could not be assumed, and why.
+#[derive(Debug)]
+struct AssumedRole {
+    role_arn: String,
+    inner: aws_config::sts::AssumeRoleProvider,
+}
+
+impl aws_credential_types::provider::ProvideCredentials for AssumedRole {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::new(async move {
+            self.inner.provide_credentials().await.map_err(|e| {
+                aws_credential_types::provider::error::CredentialsError::provider_error(
+                    CouldNotAssume {
+                        role_arn: self.role_arn.clone(),
+                        reason: aws_sdk_cloudwatchlogs::error::DisplayErrorContext(&e).to_string(),
+                    },
+                )
+            })
+        })
+    }
+}
+
+/// Why the target role could not be assumed. [`crate::retry`] finds it in an SDK error's
+/// sources: such a write is not retried within the invocation, and fails as
+/// `AssumeRoleFailed`.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("could not assume TARGET_ROLE_ARN {role_arn}: {reason}")]
+pub struct CouldNotAssume {
+    pub role_arn: String,
+    pub reason: String,
+}

@@ -194,6 +194,123 @@ pub struct CommonConfig {
     pub metrics_namespace: String,
     /// `AWS_LAMBDA_FUNCTION_NAME` (set by Lambda): the metrics' `FunctionName` dimension.
     pub function_name: String,
+    /// `TARGET_ROLE_ARN`, `TARGET_EXTERNAL_ID`, `TARGET_REGION`: who writes, and where.
+    pub target: TargetAccess,
+}
+
+/// How the writer reaches its target: as another principal (a role it assumes, e.g. in a
+/// central logging account), in another region, or neither (its own role, its own region).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetAccess {
+    /// `TARGET_ROLE_ARN`: `arn:aws:iam::ACCOUNT:role/NAME`.
+    pub role_arn: Option<String>,
+    /// `TARGET_EXTERNAL_ID`: the role's trust policy may require it (2–1224 characters).
+    pub external_id: Option<String>,
+    /// `TARGET_REGION`: the target client's region (`eu-west-1`).
+    pub region: Option<String>,
+}
+
+impl TargetAccess {
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let role_arn = get("TARGET_ROLE_ARN");
+        if let Some(r) = &role_arn {
+            check_role_arn(r).map_err(|reason| ConfigError::Invalid {
+                var: "TARGET_ROLE_ARN",
+                reason,
+            })?;
+        }
+        let external_id = get("TARGET_EXTERNAL_ID");
+        if let Some(e) = &external_id {
+            if role_arn.is_none() {
+                return Err(ConfigError::Invalid {
+                    var: "TARGET_EXTERNAL_ID",
+                    reason:
+                        "is set, but TARGET_ROLE_ARN is not: there is no role to assume with it"
+                            .into(),
+                });
+            }
+            let allowed = |c: char| c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(c);
+            if !(2..=1224).contains(&e.len()) || !e.chars().all(allowed) {
+                return Err(ConfigError::Invalid {
+                    var: "TARGET_EXTERNAL_ID",
+                    reason:
+                        "must be 2–1224 characters of A-Z a-z 0-9 + = , . @ : / - _ (STS's rule)"
+                            .into(),
+                });
+            }
+        }
+        let region = get("TARGET_REGION");
+        if let Some(r) = &region {
+            // `eu-west-1`, `us-gov-west-1`, `ap-southeast-5`: letters, dashes, a number.
+            let (letters, number) = r.rsplit_once('-').unwrap_or_default();
+            let shaped = letters.len() >= 4
+                && letters.contains('-')
+                && letters.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+                && !number.is_empty()
+                && number.bytes().all(|b| b.is_ascii_digit());
+            if !shaped {
+                return Err(ConfigError::Invalid {
+                    var: "TARGET_REGION",
+                    reason: format!("{r:?} is not a region code such as eu-west-1"),
+                });
+            }
+        }
+        Ok(Self {
+            role_arn,
+            external_id,
+            region,
+        })
+    }
+
+    /// The STS session name: the function's name, so CloudTrail in the target account says
+    /// which function wrote (≤ 64 characters of `[\w+=,.@-]`).
+    pub fn session_name(function_name: &str) -> String {
+        let clean: String = format!("logship-{function_name}")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .take(64)
+            .collect();
+        clean
+    }
+}
+
+/// An IAM role ARN: `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`, the path and name of
+/// `[A-Za-z0-9+=,.@_/-]`, at most 512 characters.
+fn check_role_arn(arn: &str) -> Result<(), String> {
+    let bad = || {
+        format!(
+            "{arn:?} is not an IAM role ARN such as arn:aws:iam::111122223333:role/logship-writer"
+        )
+    };
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [scheme, partition, service, region, account, resource] = parts[..] else {
+        return Err(bad());
+    };
+    let name = resource.strip_prefix("role/").ok_or_else(bad)?;
+    let name_ok = !name.is_empty()
+        && name.len() <= 512
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_/-".contains(c));
+    let ok = scheme == "arn"
+        && partition.starts_with("aws")
+        && service == "iam"
+        && region.is_empty()
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && name_ok;
+    if ok { Ok(()) } else { Err(bad()) }
 }
 
 impl CommonConfig {
@@ -224,6 +341,7 @@ impl CommonConfig {
             deadline_margin,
             metrics_namespace: get("METRICS_NAMESPACE").unwrap_or_else(|| "logship".into()),
             function_name: get("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "unknown".into()),
+            target: TargetAccess::from_lookup(get)?,
         })
     }
 }
@@ -420,6 +538,69 @@ mod tests {
         assert_eq!(s.len(), 512);
         assert_eq!(s.chars().count(), 256);
         assert_eq!(sanitize_log_stream("a:b*c/ü [x]"), "a_b_c/ü [x]");
+    }
+
+    #[test]
+    fn the_target_role_region_and_external_id() {
+        let target = |vars: &[(&str, &str)]| {
+            let m: HashMap<&str, &str> = vars.iter().copied().collect();
+            TargetAccess::from_lookup(|k| m.get(k).map(|v| v.to_string()))
+        };
+        assert_eq!(target(&[]).unwrap(), TargetAccess::default());
+        let role = "arn:aws:iam::111122223333:role/logship/central-writer";
+        assert_eq!(
+            target(&[
+                ("TARGET_ROLE_ARN", role),
+                ("TARGET_EXTERNAL_ID", "central-logging:2026"),
+                ("TARGET_REGION", " eu-west-1 "),
+            ])
+            .unwrap(),
+            TargetAccess {
+                role_arn: Some(role.into()),
+                external_id: Some("central-logging:2026".into()),
+                region: Some("eu-west-1".into()),
+            }
+        );
+        for r in ["us-gov-west-1", "ap-southeast-5", "cn-north-1"] {
+            assert!(target(&[("TARGET_REGION", r)]).is_ok(), "{r}");
+        }
+        for (var, value) in [
+            ("TARGET_ROLE_ARN", "arn:aws:iam::1111:role/x"),
+            ("TARGET_ROLE_ARN", "arn:aws:iam::111122223333:user/x"),
+            ("TARGET_ROLE_ARN", "arn:aws:sts::111122223333:role/x"),
+            (
+                "TARGET_ROLE_ARN",
+                "arn:aws:iam:eu-west-1:111122223333:role/x",
+            ),
+            ("TARGET_ROLE_ARN", "arn:aws:iam::111122223333:role/"),
+            ("TARGET_ROLE_ARN", "arn:aws:iam::111122223333:role/a b"),
+            ("TARGET_ROLE_ARN", "logship-writer"),
+            ("TARGET_REGION", "Europe"),
+            ("TARGET_REGION", "eu-west"),
+            ("TARGET_REGION", "eu-west-1a"),
+        ] {
+            let e = target(&[(var, value)]).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("{var}: ")), "{value}: {e}");
+        }
+        let long = format!("arn:aws:iam::111122223333:role/{}", "n".repeat(513));
+        assert!(target(&[("TARGET_ROLE_ARN", &long)]).is_err());
+        assert_eq!(
+            target(&[("TARGET_EXTERNAL_ID", "abc")])
+                .unwrap_err()
+                .to_string(),
+            "TARGET_EXTERNAL_ID: is set, but TARGET_ROLE_ARN is not: there is no role to assume with it"
+        );
+        for id in ["x", "has space", &"x".repeat(1225)] {
+            assert!(
+                target(&[("TARGET_ROLE_ARN", role), ("TARGET_EXTERNAL_ID", id)]).is_err(),
+                "{id}"
+            );
+        }
+        assert_eq!(
+            TargetAccess::session_name("orders stack/receiver"),
+            "logship-orders-stack-receiver"
+        );
+        assert_eq!(TargetAccess::session_name(&"f".repeat(100)).len(), 64);
     }
 
     #[test]

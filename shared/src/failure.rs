@@ -42,11 +42,14 @@ pub enum ErrorType {
     /// The invocation's deadline (less `DEADLINE_MARGIN_MS`) came while calls were still being
     /// retried (throttling, 5xx) or a query was still running.
     DeadlineExceeded,
+    /// `TARGET_ROLE_ARN` could not be assumed (STS refused, or could not be reached); the
+    /// message names the role and STS's answer. Nothing was written.
+    AssumeRoleFailed,
 }
 
 impl ErrorType {
     /// Every type, in the order of the README's table.
-    pub const ALL: [ErrorType; 8] = [
+    pub const ALL: [ErrorType; 9] = [
         ErrorType::InvalidConfiguration,
         ErrorType::InvalidEvent,
         ErrorType::PayloadDecodeError,
@@ -55,6 +58,7 @@ impl ErrorType {
         ErrorType::WriteFailed,
         ErrorType::QueryFailed,
         ErrorType::DeadlineExceeded,
+        ErrorType::AssumeRoleFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -67,6 +71,7 @@ impl ErrorType {
             ErrorType::WriteFailed => "WriteFailed",
             ErrorType::QueryFailed => "QueryFailed",
             ErrorType::DeadlineExceeded => "DeadlineExceeded",
+            ErrorType::AssumeRoleFailed => "AssumeRoleFailed",
         }
     }
 }
@@ -172,7 +177,8 @@ mod tests {
                 "ResponseTooLarge",
                 "WriteFailed",
                 "QueryFailed",
-                "DeadlineExceeded"
+                "DeadlineExceeded",
+                "AssumeRoleFailed"
             ]
         );
         for t in ErrorType::ALL {

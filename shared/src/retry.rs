@@ -135,11 +135,33 @@ pub fn classify<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Cla
                 Class::Permanent
             }
         }
+        // The target role could not be assumed: STS said no, or could not be reached. Its
+        // answer is the reason; the invocation fails now, and Lambda's retry tries STS again.
+        SdkError::DispatchFailure(_) if could_not_assume(err).is_some() => Class::Permanent,
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             Class::Transient
         }
         _ => Class::Permanent,
     }
+}
+
+/// The target role that could not be assumed, if that is why `err` happened (the SDK reports
+/// a credentials provider's failure as a dispatch failure, the provider's error among its
+/// sources).
+pub fn could_not_assume<E>(err: &SdkError<E, HttpResponse>) -> Option<&crate::aws::CouldNotAssume> {
+    let SdkError::DispatchFailure(d) = err else {
+        return None;
+    };
+    let mut source: Option<&(dyn std::error::Error + 'static)> = d
+        .as_connector_error()
+        .map(|c| c as &(dyn std::error::Error + 'static));
+    while let Some(e) = source {
+        if let Some(c) = e.downcast_ref::<crate::aws::CouldNotAssume>() {
+            return Some(c);
+        }
+        source = e.source();
+    }
+    None
 }
 
 /// Why a retried call gave up. (As large as the SDK's own error, which the SDK returns

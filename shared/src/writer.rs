@@ -182,21 +182,25 @@ impl WriteError {
 
 impl Typed for WriteError {
     /// A refusal is `WriteFailed`; running out of time while retrying is `DeadlineExceeded`
-    /// (more time, or less throttling, would have written the events).
+    /// (more time, or less throttling, would have written the events); a target role that
+    /// could not be assumed is `AssumeRoleFailed`.
     fn error_type(&self) -> ErrorType {
         match self.cause() {
             Cause::Refused(_) => ErrorType::WriteFailed,
             Cause::Deadline(_) => ErrorType::DeadlineExceeded,
+            Cause::AssumeRole(_) => ErrorType::AssumeRoleFailed,
         }
     }
 }
 
-/// Why a call to CloudWatch Logs gave up, in words: the service refused it, or the
-/// invocation's deadline came while it was being retried.
+/// Why a call to CloudWatch Logs gave up, in words: the service refused it, the invocation's
+/// deadline came while it was being retried, or no credentials for `TARGET_ROLE_ARN` could be
+/// had.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cause {
     Refused(String),
     Deadline(String),
+    AssumeRole(String),
 }
 
 impl Cause {
@@ -205,16 +209,19 @@ impl Cause {
         match Cause::from(e) {
             Cause::Refused(m) => Cause::Refused(format!("{call}: {m}")),
             Cause::Deadline(m) => Cause::Deadline(format!("{call}: {m}")),
+            Cause::AssumeRole(m) => Cause::AssumeRole(m),
         }
     }
 }
 
 impl<E: std::error::Error + 'static> From<RetryError<E>> for Cause {
     fn from(e: RetryError<E>) -> Self {
-        let text = e.to_string();
-        match e {
-            RetryError::Failed(_) => Cause::Refused(text),
-            RetryError::Deadline { .. } => Cause::Deadline(text),
+        match &e {
+            RetryError::Failed(f) => match crate::retry::could_not_assume(f) {
+                Some(c) => Cause::AssumeRole(c.to_string()),
+                None => Cause::Refused(e.to_string()),
+            },
+            RetryError::Deadline { .. } => Cause::Deadline(e.to_string()),
         }
     }
 }
@@ -222,7 +229,7 @@ impl<E: std::error::Error + 'static> From<RetryError<E>> for Cause {
 impl std::fmt::Display for Cause {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Cause::Refused(m) | Cause::Deadline(m) => f.write_str(m),
+            Cause::Refused(m) | Cause::Deadline(m) | Cause::AssumeRole(m) => f.write_str(m),
         }
     }
 }

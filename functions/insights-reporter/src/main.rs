@@ -16,8 +16,10 @@ async fn main() -> Result<(), Error> {
     // Configuration errors stop the function at init, naming the variable
     // (errorType InvalidConfiguration).
     let config = failure::checked_config(ReporterConfig::from_env()).await?;
-    let client = logship::aws::logs_client().await;
-    let writer = Writer::new(client.clone(), config.common.writer.clone());
+    // Queries run as the function itself; rows are written as TARGET_ROLE_ARN, to
+    // TARGET_REGION, when they are set.
+    let (client, target) = logship::aws::own_and_target_clients(&config.common).await;
+    let writer = Writer::new(target, config.common.writer.clone());
     // Rows' EMF records are printed as each page is read, not held to the end.
     let print = MetricLines(std::sync::Arc::new(|line: &str| println!("{line}")));
     let reporter = Reporter::new(config, QueryRunner::new(client), writer).with_metric_lines(print);

@@ -15,8 +15,9 @@ async fn main() -> Result<(), Error> {
     // Configuration errors stop the function at init, naming the variable
     // (errorType InvalidConfiguration).
     let config = failure::checked_config(LogWriterConfig::from_env()).await?;
+    // Writes go as TARGET_ROLE_ARN, to TARGET_REGION, when they are set (assumed lazily).
     let writer = Writer::new(
-        logship::aws::logs_client().await,
+        logship::aws::writer_client(&config.common).await,
         config.common.writer.clone(),
     );
     let function = LogWriter::new(config, writer);

@@ -16,8 +16,9 @@ async fn main() -> Result<(), Error> {
     // Configuration errors stop the function at init, naming the variable
     // (errorType InvalidConfiguration).
     let config = failure::checked_config(ReceiverConfig::from_env()).await?;
+    // Writes go as TARGET_ROLE_ARN, to TARGET_REGION, when they are set (assumed lazily).
     let writer = Writer::new(
-        logship::aws::logs_client().await,
+        logship::aws::writer_client(&config.common).await,
         config.common.writer.clone(),
     );
     let receiver = Receiver::new(config, writer);
