@@ -285,6 +285,44 @@ impl TargetAccess {
     }
 }
 
+/// `TARGET_TAGS`: `key=value,key2=value2` under CloudWatch Logs' tag rules: at most 50 tags,
+/// keys of 1–128 characters not starting with `aws:`, values of 0–256, both of letters,
+/// digits, spaces and `_ . : / = + - @`. A key given twice is an error, not a silent choice.
+pub fn parse_tags(text: &str) -> Result<std::collections::BTreeMap<String, String>, String> {
+    const MAX_TAGS: usize = 50;
+    let allowed = |c: char| c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c);
+    let mut tags = std::collections::BTreeMap::new();
+    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("{pair:?} is not key=value"))?;
+        let (k, v) = (k.trim(), v.trim());
+        if k.is_empty() || k.chars().count() > 128 || !k.chars().all(allowed) {
+            return Err(format!(
+                "tag key {k:?} must be 1–128 letters, digits, spaces or _ . : / = + - @"
+            ));
+        }
+        if k.to_ascii_lowercase().starts_with("aws:") {
+            return Err(format!("tag key {k:?}: the aws: prefix is reserved"));
+        }
+        if v.chars().count() > 256 || !v.chars().all(allowed) {
+            return Err(format!(
+                "tag value {v:?} of {k:?} must be 0–256 letters, digits, spaces or _ . : / = + - @"
+            ));
+        }
+        if tags.insert(k.to_owned(), v.to_owned()).is_some() {
+            return Err(format!("tag key {k:?} is given twice"));
+        }
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(format!(
+            "{} tags; a log group takes at most {MAX_TAGS}",
+            tags.len()
+        ));
+    }
+    Ok(tags)
+}
+
 /// An IAM role ARN: `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`, the path and name of
 /// `[A-Za-z0-9+=,.@_/-]`, at most 512 characters.
 fn check_role_arn(arn: &str) -> Result<(), String> {
@@ -337,6 +375,13 @@ impl CommonConfig {
             writer: WriterOptions {
                 retention_days,
                 kms_key_arn: get("TARGET_KMS_KEY_ARN"),
+                tags: match get("TARGET_TAGS") {
+                    None => Default::default(),
+                    Some(v) => parse_tags(&v).map_err(|reason| ConfigError::Invalid {
+                        var: "TARGET_TAGS",
+                        reason,
+                    })?,
+                },
             },
             deadline_margin,
             metrics_namespace: get("METRICS_NAMESPACE").unwrap_or_else(|| "logship".into()),
@@ -538,6 +583,40 @@ mod tests {
         assert_eq!(s.len(), 512);
         assert_eq!(s.chars().count(), 256);
         assert_eq!(sanitize_log_stream("a:b*c/ü [x]"), "a_b_c/ü [x]");
+    }
+
+    #[test]
+    fn target_tags() {
+        let tags = parse_tags(" team = payments , cost-center=cc:42/eu,empty= ").unwrap();
+        assert_eq!(
+            tags.into_iter().collect::<Vec<_>>(),
+            [
+                ("cost-center".to_string(), "cc:42/eu".to_string()),
+                ("empty".to_string(), String::new()),
+                ("team".to_string(), "payments".to_string()),
+            ]
+        );
+        assert!(parse_tags("").unwrap().is_empty());
+        for bad in [
+            "team",
+            "=x",
+            "aws:x=1",
+            "AWS:x=1",
+            "a=1,a=2",
+            "k=v;",
+            &format!("{}=1", "k".repeat(129)),
+            &format!("k={}", "v".repeat(257)),
+            &(0..51)
+                .map(|i| format!("k{i}=v"))
+                .collect::<Vec<_>>()
+                .join(","),
+        ] {
+            assert!(parse_tags(bad).is_err(), "{bad}");
+        }
+        let e = cfg(&[("TARGET_LOG_GROUP", "/g"), ("TARGET_TAGS", "team")])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "TARGET_TAGS: \"team\" is not key=value");
     }
 
     #[test]

@@ -241,6 +241,9 @@ pub struct WriterOptions {
     pub retention_days: Option<i32>,
     /// `TARGET_KMS_KEY_ARN`: KMS key for groups the writer creates.
     pub kms_key_arn: Option<String>,
+    /// `TARGET_TAGS`: tags of groups the writer creates (CreateLogGroup `tags`), e.g. for cost
+    /// allocation. Groups that exist already are left as they are.
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// The time frame of one invocation's writes.
@@ -567,6 +570,10 @@ impl Writer {
                 .create_log_group()
                 .log_group_name(group)
                 .set_kms_key_id(self.options.kms_key_arn.clone())
+                .set_tags(
+                    (!self.options.tags.is_empty())
+                        .then(|| self.options.tags.clone().into_iter().collect()),
+                )
                 .send()
         };
         match retry::retry(deadline, self.backoff, stats, create).await {

@@ -99,13 +99,14 @@ async fn thirty_thousand_events_in_random_order_over_twenty_hours_read_back_once
 const KMS_KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
 #[tokio::test]
-async fn created_groups_get_retention_and_kms_key_and_defaults_come_from_the_environment() {
+async fn created_groups_get_retention_kms_key_and_tags_and_defaults_come_from_the_environment() {
     let group = unique("/logship/writer/retention");
     let w = log_writer(&[
         ("TARGET_LOG_GROUP", &group),
         ("TARGET_LOG_STREAM", "default"),
         ("TARGET_RETENTION_DAYS", "7"),
         ("TARGET_KMS_KEY_ARN", KMS_KEY),
+        ("TARGET_TAGS", "team=payments, cost-center=cc:42"),
     ])
     .await;
     let o = w
@@ -124,6 +125,20 @@ async fn created_groups_get_retention_and_kms_key_and_defaults_come_from_the_env
         .unwrap();
     assert_eq!(groups.log_groups()[0].retention_in_days(), Some(7));
     assert_eq!(groups.log_groups()[0].kms_key_id(), Some(KMS_KEY));
+    let tags = client
+        .list_tags_for_resource()
+        .resource_arn(groups.log_groups()[0].log_group_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let tags: std::collections::BTreeMap<_, _> = tags.tags().unwrap().clone().into_iter().collect();
+    assert_eq!(
+        tags,
+        [("cost-center", "cc:42"), ("team", "payments")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    );
     let got = read(&group, "default").await;
     assert_eq!(
         got.iter().map(|e| e.1.as_str()).collect::<Vec<_>>(),
