@@ -367,7 +367,7 @@ else:
         row("  vs Python in-process (no Runtime API), best",
             f"{rust_fw:.1f} MB/s (wall) = {rust_fw / py_fi:.1f}x python {py_fi:.1f} MB/s (of {n_pfi})")
 
-for fn in ("subscription-receiver", "log-writer", "insights-reporter"):
+for fn in ("subscription-receiver", "log-writer", "insights-reporter", "subscription-receiver-target-role"):
     med = fig.get(f"cold_start.{fn}.median")
     budget = f"<= {env['BUDGET_COLD_START_MS']} ms median"
     if med is None:

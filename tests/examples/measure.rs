@@ -16,7 +16,8 @@
 //! - **cold start**: from just before the process is spawned to the first `GET /next` the
 //!   Runtime API receives, per function, each run a fresh process and Runtime API; the
 //!   functions get their required variables and an endpoint nothing listens on (init makes no
-//!   call).
+//!   call). Also `subscription-receiver-target-role`: the receiver with `TARGET_ROLE_ARN` and
+//!   `TARGET_REGION` set, whose role is assumed at the first write, not at init.
 //! - **rss**: the `subscription-receiver` shipping one direct delivery whose event is just under
 //!   the 1 MB asynchronous payload limit (made by `bench/gen_payloads.py`, so its timestamps
 //!   are fresh) to the emulator; `VmHWM` after init and after the invocation. Then the same
@@ -203,13 +204,30 @@ fn host_binary(name: &str) -> PathBuf {
 // ---------------------------------------------------------------------------------------------
 // Cold start
 
+/// The writer's target settings of the `-target-role` cold starts: a role to assume and a
+/// region. The role is assumed at the first write, never at init (nothing listens at the
+/// endpoint: an init that called STS would fail or hang).
+const TARGET_ROLE: [(&str, &str); 2] = [
+    ("TARGET_ROLE_ARN", "arn:aws:iam::111122223333:role/logship-central-writer"),
+    ("TARGET_REGION", "eu-west-1"),
+];
+
 async fn cold_start(runs: usize) {
-    for f in FUNCTIONS {
+    let cases = FUNCTIONS
+        .iter()
+        .map(|f| (*f, f.to_string(), &[][..]))
+        .chain([(
+            "subscription-receiver",
+            "subscription-receiver-target-role".to_string(),
+            &TARGET_ROLE[..],
+        )]);
+    for (f, name, env) in cases {
         let mut ms = Vec::with_capacity(runs);
         for _ in 0..runs {
-            ms.push(one_cold_start(f).await.as_secs_f64() * 1e3);
+            ms.push(one_cold_start(f, env).await.as_secs_f64() * 1e3);
         }
         ms.sort_by(f64::total_cmp);
+        let f = name;
         figure(
             &format!("cold_start.{f}.median"),
             format!("{:.2}", median(&ms)),
@@ -228,17 +246,15 @@ async fn cold_start(runs: usize) {
     }
 }
 
-async fn one_cold_start(function: &str) -> Duration {
+async fn one_cold_start(function: &str, extra: &[(&str, &str)]) -> Duration {
     let api = RuntimeApi::start_named(function).await;
+    let mut env = vec![
+        ("AWS_ENDPOINT_URL", NOWHERE),
+        ("TARGET_LOG_GROUP", "/logship/bench/cold-start"),
+    ];
+    env.extend_from_slice(extra);
     let started = Instant::now();
-    let process = LambdaProcess::spawn(
-        function,
-        &api.address(),
-        &[
-            ("AWS_ENDPOINT_URL", NOWHERE),
-            ("TARGET_LOG_GROUP", "/logship/bench/cold-start"),
-        ],
-    );
+    let process = LambdaProcess::spawn(function, &api.address(), &env);
     loop {
         if let Some(at) = api.first_next_at() {
             return at.duration_since(started);
