@@ -790,3 +790,86 @@ fn asynchronously_invoked_functions_keep_their_failures() {
         );
     }
 }
+
+/// Central logging: the central stack's destination is the receiver's stream, only on the
+/// Kinesis path and only when someone may subscribe; source accounts subscribe their groups to
+/// it with templates/source-account.yaml.
+#[test]
+fn the_central_destination_and_the_source_account_template_are_wired() {
+    let t = template();
+    let r = &t["Resources"];
+    // The destination and its role exist only under CentralDestinationOn, which needs the
+    // Kinesis path (the destination's target is the stream the receiver reads) and accounts or
+    // an organization.
+    let on = text(&t["Conditions"]["CentralDestinationOn"]);
+    for needed in ["ViaKinesis", "HasSourceAccounts", "HasSourceOrg"] {
+        assert!(on.contains(needed), "{on}");
+    }
+    let d = &r["CentralDestination"];
+    assert_eq!(s(&d["Type"]), "AWS::Logs::Destination");
+    assert_eq!(s(&d["Condition"]), "CentralDestinationOn");
+    assert_eq!(
+        s(&r["CentralDestinationRole"]["Condition"]),
+        "CentralDestinationOn"
+    );
+    let p = &d["Properties"];
+    assert!(text(&p["TargetArn"]).contains("SubscriptionStream.Arn"));
+    assert!(text(&p["RoleArn"]).contains("CentralDestinationRole.Arn"));
+    assert_eq!(
+        text(&p["DestinationName"]).trim(),
+        "!Ref CentralDestinationName"
+    );
+    // The access policy: the accounts, or the organization; it names this destination.
+    let policy = text(&p["DestinationPolicy"]);
+    for needed in [
+        "HasSourceOrg",
+        "aws:PrincipalOrgID",
+        "${CentralSourceOrgId}",
+        "CentralSourceAccountIds",
+        "logs:PutSubscriptionFilter",
+        ":destination:${CentralDestinationName}",
+    ] {
+        assert!(policy.contains(needed), "{needed} in {policy}");
+    }
+    // The role: CloudWatch Logs may assume it only for the source accounts (or the
+    // organization), and it may only put records on the stream.
+    let role = text(&r["CentralDestinationRole"]["Properties"]);
+    for needed in [
+        "logs.amazonaws.com",
+        "aws:SourceOrgID",
+        "aws:SourceArn",
+        "CentralSourceAccountIds",
+        "kinesis:PutRecord",
+        "SubscriptionStream.Arn",
+    ] {
+        assert!(role.contains(needed), "{needed} in the destination role");
+    }
+    assert!(
+        text(&t["Outputs"]["CentralDestinationArn"]["Value"]).contains("CentralDestination.Arn")
+    );
+
+    // The source account's template: one filter per group of SourceLogGroupNames, to the
+    // destination given as DestinationArn, with no role (a destination has its own).
+    let text_of =
+        std::fs::read_to_string(workspace_root().join("templates/source-account.yaml")).unwrap();
+    let src: Value = serde_yaml::from_str(&text_of).unwrap();
+    assert_eq!(s(&src["Transform"]), "AWS::LanguageExtensions");
+    let each = src["Resources"]["Fn::ForEach::Sources"]
+        .as_sequence()
+        .unwrap();
+    assert_eq!(text(&each[1]).trim(), "!Ref SourceLogGroupNames");
+    let (_, filter) = each[2].as_mapping().unwrap().iter().next().unwrap();
+    assert_eq!(s(&filter["Type"]), "AWS::Logs::SubscriptionFilter");
+    let p = &filter["Properties"];
+    assert_eq!(text(&p["DestinationArn"]).trim(), "!Ref DestinationArn");
+    assert_eq!(
+        text(&p["LogGroupName"]).trim(),
+        format!("!Ref {}", s(&each[0]))
+    );
+    assert!(p.get("RoleArn").is_none());
+    // The central stack's destination ARN is what the source template's pattern accepts.
+    let pattern =
+        regex::Regex::new(s(&src["Parameters"]["DestinationArn"]["AllowedPattern"])).unwrap();
+    assert!(pattern.is_match("arn:aws:logs:eu-west-1:111122223333:destination:logship-central"));
+    assert!(!pattern.is_match("arn:aws:kinesis:eu-west-1:111122223333:stream/s"));
+}
