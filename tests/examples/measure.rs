@@ -208,7 +208,10 @@ fn host_binary(name: &str) -> PathBuf {
 /// region. The role is assumed at the first write, never at init (nothing listens at the
 /// endpoint: an init that called STS would fail or hang).
 const TARGET_ROLE: [(&str, &str); 2] = [
-    ("TARGET_ROLE_ARN", "arn:aws:iam::111122223333:role/logship-central-writer"),
+    (
+        "TARGET_ROLE_ARN",
+        "arn:aws:iam::111122223333:role/logship-central-writer",
+    ),
     ("TARGET_REGION", "eu-west-1"),
 ];
 

@@ -109,6 +109,7 @@ async fn events_land_only_through_the_target_role_in_the_target_region() {
             ("TARGET_ROLE_ARN", &writer),
             ("TARGET_REGION", "eu-west-1"),
             ("TARGET_EXTERNAL_ID", "central-logging-2026"),
+            ("TARGET_TAGS", "team=payments,source-account=111122223333"),
         ])
         .await;
     let group = unique("/logship/central/app");
@@ -136,6 +137,27 @@ async fn events_land_only_through_the_target_role_in_the_target_region() {
         .await
         .unwrap();
     assert!(here.log_groups().is_empty(), "nothing in us-east-1");
+    // The group the role created carries TARGET_TAGS.
+    let created = eu
+        .describe_log_groups()
+        .log_group_name_prefix(&group)
+        .send()
+        .await
+        .unwrap();
+    let arn = created.log_groups()[0].log_group_arn().unwrap().to_owned();
+    let tags = eu
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    let tags: std::collections::BTreeMap<_, _> = tags.tags().unwrap().clone().into_iter().collect();
+    assert_eq!(
+        tags.get("team").map(String::as_str),
+        Some("payments"),
+        "{tags:?}"
+    );
+    assert_eq!(tags.len(), 2, "{tags:?}");
     assert!(f.summaries().iter().all(|s| s["conserved"] == true));
     // One AssumeRole for both invocations (the credentials are cached), as the function, with
     // the external id.
