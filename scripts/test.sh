@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 log=$(mktemp)
 sam_build=$(mktemp -d)
 trap 'rm -rf "$log" "$log.demo" "$log.sam" "$sam_build"' EXIT
-cfn-lint template.yaml templates/source-account.yaml
-echo "cfn-lint template.yaml templates/source-account.yaml: no errors"
+cfn-lint template.yaml templates/*.yaml
+echo "cfn-lint template.yaml templates/*.yaml: no errors"
 # SAM CLI itself (the pinned .venv-sam, reading samconfig.toml as a user's sam does): its
 # validation (Fn::ForEach expanded, the SAM transform, cfn-lint), then the whole sam build, as
 # `make sam-build` runs it, into a scratch directory.

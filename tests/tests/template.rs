@@ -872,4 +872,33 @@ fn the_central_destination_and_the_source_account_template_are_wired() {
         regex::Regex::new(s(&src["Parameters"]["DestinationArn"]["AllowedPattern"])).unwrap();
     assert!(pattern.is_match("arn:aws:logs:eu-west-1:111122223333:destination:logship-central"));
     assert!(!pattern.is_match("arn:aws:kinesis:eu-west-1:111122223333:stream/s"));
+
+    // Another region's destination (the central account, one more source region): the same
+    // access policy, in front of the central stream, with the central role.
+    let other: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(
+            workspace_root().join("templates/central-region-destination.yaml"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let od = &other["Resources"]["CentralDestination"]["Properties"];
+    assert_eq!(
+        text(&od["DestinationPolicy"]),
+        policy,
+        "the same access policy"
+    );
+    assert_eq!(text(&od["TargetArn"]).trim(), "!Ref SubscriptionStreamArn");
+    assert_eq!(
+        text(&od["RoleArn"]).trim(),
+        "!Ref CentralDestinationRoleArn"
+    );
+    assert!(
+        text(&t["Outputs"]["CentralDestinationRoleArn"]["Value"])
+            .contains("CentralDestinationRole.Arn")
+    );
+    assert!(
+        role.contains("arn:${AWS::Partition}:logs:*:${AWS::AccountId}:*"),
+        "the role takes this account's test messages from any region: {role}"
+    );
 }
