@@ -178,6 +178,9 @@ pub struct ReceiverConfig {
     pub redactor: Option<Redactor>,
     /// `MAX_DECODED_BYTES`, default 32 MiB.
     pub limits: DecodeLimits,
+    /// `PROPAGATE_SOURCE_TAGS` (`true` or `false`, default): a group the writer creates also
+    /// gets its source group's tags ([`crate::receiver::tags`]).
+    pub propagate_source_tags: bool,
     /// What every function reads.
     pub common: CommonConfig,
 }
@@ -500,6 +503,19 @@ impl ReceiverConfig {
                 get("REDACT_RULES").as_deref(),
             )?,
             limits: DecodeLimits { max_decoded_bytes },
+            propagate_source_tags: match get("PROPAGATE_SOURCE_TAGS")
+                .map(|v| v.trim().to_ascii_lowercase())
+                .as_deref()
+            {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(_) => {
+                    return Err(ConfigError::Invalid {
+                        var: "PROPAGATE_SOURCE_TAGS",
+                        reason: "must be true or false".into(),
+                    });
+                }
+            },
             common: CommonConfig::from_lookup(get)?,
         })
     }
@@ -613,6 +629,21 @@ mod tests {
         ] {
             assert!(parse_tags(bad).is_err(), "{bad}");
         }
+        for (v, want) in [
+            ("true", true),
+            (" TRUE ", true),
+            ("false", false),
+            ("", false),
+        ] {
+            let c = cfg(&[("TARGET_LOG_GROUP", "/g"), ("PROPAGATE_SOURCE_TAGS", v)]).unwrap();
+            assert_eq!(c.propagate_source_tags, want, "{v:?}");
+        }
+        assert_eq!(
+            cfg(&[("TARGET_LOG_GROUP", "/g"), ("PROPAGATE_SOURCE_TAGS", "yes")])
+                .unwrap_err()
+                .to_string(),
+            "PROPAGATE_SOURCE_TAGS: must be true or false"
+        );
         let e = cfg(&[("TARGET_LOG_GROUP", "/g"), ("TARGET_TAGS", "team")])
             .unwrap_err()
             .to_string();

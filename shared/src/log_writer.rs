@@ -421,6 +421,7 @@ impl LogWriter {
                 group,
                 stream,
                 events,
+                source_tags: None,
             })
             .collect();
         let report = self.writer.write_all(batches, ctx).await;

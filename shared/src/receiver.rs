@@ -19,6 +19,7 @@
 //! `events_in = shipped + dropped + rejected + failed`.
 
 pub mod replay;
+pub mod tags;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -191,6 +192,9 @@ pub struct Summary {
     pub requests: u64,
     /// Kinesis records or Firehose records that failed.
     pub records_failed: u64,
+    /// Source groups whose tags could not be read for `PROPAGATE_SOURCE_TAGS` (another
+    /// account's, usually): their new groups got `TARGET_TAGS` only.
+    pub source_tags_unreadable: u64,
 }
 
 impl Summary {
@@ -298,6 +302,7 @@ impl Summary {
             bytes = self.bytes,
             requests = self.requests,
             records_failed = self.records_failed,
+            source_tags_unreadable = self.source_tags_unreadable,
             conserved = self.is_conserved(),
             "invocation summary"
         );
@@ -519,6 +524,9 @@ fn kind(v: &Value) -> &'static str {
 /// Events bound for each target stream, in arrival order.
 pub type Targets = HashMap<(String, String), Vec<LogEvent>>;
 
+/// Each target group's source (owner, log group), for `PROPAGATE_SOURCE_TAGS`.
+pub type Sources = HashMap<String, (String, String)>;
+
 /// The writer's input for `targets`.
 pub fn batches(targets: Targets) -> Vec<StreamBatch> {
     targets
@@ -527,6 +535,7 @@ pub fn batches(targets: Targets) -> Vec<StreamBatch> {
             group,
             stream,
             events,
+            source_tags: None,
         })
         .collect()
 }
@@ -536,6 +545,8 @@ pub fn batches(targets: Targets) -> Vec<StreamBatch> {
 pub struct Receiver {
     config: ReceiverConfig,
     writer: Writer,
+    /// With `PROPAGATE_SOURCE_TAGS`: the sources' tags, read with the function's own client.
+    source_tags: Option<tags::SourceTags>,
     /// Kept from one invocation to the next: the multi-MB inflated document is not allocated
     /// and zero-filled again each time. Locked only while decoding (never across a write).
     scratch: std::sync::Mutex<Scratch>,
@@ -546,8 +557,49 @@ impl Receiver {
         Self {
             config,
             writer,
+            source_tags: None,
             scratch: Default::default(),
         }
+    }
+
+    /// Reads the sources' tags with `own` (the function's own client, not the target's) when
+    /// `PROPAGATE_SOURCE_TAGS` is on.
+    pub fn with_source_tags(mut self, own: aws_sdk_cloudwatchlogs::Client) -> Self {
+        if self.config.propagate_source_tags {
+            self.source_tags = Some(tags::SourceTags::new(own));
+        }
+        self
+    }
+
+    /// The batches for `targets`, each with its source's tags when they are propagated.
+    async fn tagged_batches(
+        &self,
+        targets: Targets,
+        sources: &Sources,
+        ctx: WriteContext,
+        summary: &mut Summary,
+    ) -> Vec<StreamBatch> {
+        let mut out = batches(targets);
+        let Some(source_tags) = &self.source_tags else {
+            return out;
+        };
+        let mut of_group: HashMap<&str, Option<std::sync::Arc<crate::writer::Tags>>> =
+            HashMap::new();
+        for (group, (owner, source)) in sources {
+            let t = source_tags
+                .of(
+                    owner,
+                    source,
+                    ctx.deadline,
+                    &mut summary.source_tags_unreadable,
+                )
+                .await;
+            of_group.insert(group, t);
+        }
+        for b in &mut out {
+            b.source_tags = of_group.get(b.group.as_str()).cloned().flatten();
+        }
+        out
     }
 
     fn scratch(&self) -> std::sync::MutexGuard<'_, Scratch> {
@@ -616,7 +668,14 @@ impl Receiver {
     ) -> Result<JsonText, ReceiverError> {
         summary.payloads = 1;
         let mut targets = Targets::new();
-        let decoded = self.decode_and_route(e.awslogs.data.as_bytes(), 0, &mut targets, summary);
+        let mut sources = Sources::new();
+        let decoded = self.decode_and_route(
+            e.awslogs.data.as_bytes(),
+            0,
+            &mut targets,
+            &mut sources,
+            summary,
+        );
         let doc = match decoded {
             Ok(doc) => doc,
             Err(err) => {
@@ -624,7 +683,8 @@ impl Receiver {
                 return Err(err);
             }
         };
-        let report = self.writer.write_all(batches(targets), ctx).await;
+        let batches = Box::pin(self.tagged_batches(targets, &sources, ctx, summary)).await;
+        let report = self.writer.write_all(batches, ctx).await;
         self.scratch().recycle(doc);
         summary.add_write(&report);
         match report.error {
@@ -646,12 +706,25 @@ impl Receiver {
         data: &[u8],
         origin: u32,
         targets: &mut Targets,
+        sources: &mut Sources,
         summary: &mut Summary,
     ) -> Result<SharedDoc, ReceiverError> {
         let doc = decode::decode_document(data, self.config.limits, &mut self.scratch())
             .map_err(|e| self.scrub(e))?;
         let payload = decode::parse_text(&doc).map_err(|e| self.scrub(e))?;
         route(&self.config, &doc, &payload, origin, targets, summary)?;
+        if self.source_tags.is_some() && payload.message_type != MessageType::Control {
+            let src = Source {
+                owner: &payload.owner,
+                log_group: &payload.log_group,
+                log_stream: &payload.log_stream,
+            };
+            let (group, _) = self.config.target(src);
+            // A group several sources share gets the first one's tags.
+            sources
+                .entry(group)
+                .or_insert_with(|| (payload.owner.to_string(), payload.log_group.to_string()));
+        }
         drop(payload);
         Ok(doc)
     }
@@ -695,6 +768,7 @@ impl Receiver {
         summary: &mut Summary,
     ) -> JsonText {
         let mut targets = Targets::new();
+        let mut sources = Sources::new();
         let mut ids = Vec::with_capacity(items.len());
         let mut failed = vec![false; items.len()];
         let mut docs = Vec::with_capacity(items.len());
@@ -702,8 +776,14 @@ impl Receiver {
             summary.payloads += 1;
             ids.push(id);
             let routed = data.and_then(|data| {
-                self.decode_and_route(data.as_bytes(), i as u32, &mut targets, summary)
-                    .map_err(|e| e.to_string())
+                self.decode_and_route(
+                    data.as_bytes(),
+                    i as u32,
+                    &mut targets,
+                    &mut sources,
+                    summary,
+                )
+                .map_err(|e| e.to_string())
             });
             match routed {
                 Ok(doc) => docs.push(doc),
@@ -719,7 +799,8 @@ impl Receiver {
                 }
             }
         }
-        let report = self.writer.write_all(batches(targets), ctx).await;
+        let batches = Box::pin(self.tagged_batches(targets, &sources, ctx, summary)).await;
+        let report = self.writer.write_all(batches, ctx).await;
         {
             let mut scratch = self.scratch();
             docs.into_iter().for_each(|doc| scratch.recycle(doc));

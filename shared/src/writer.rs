@@ -234,6 +234,25 @@ impl std::fmt::Display for Cause {
     }
 }
 
+/// Tags, by key.
+pub type Tags = std::collections::BTreeMap<String, String>;
+
+/// A created group's tags: its source's (`PROPAGATE_SOURCE_TAGS`), then `TARGET_TAGS`, which
+/// win where both name a key.
+pub fn merged(source: Option<&Tags>, target: &Tags) -> Tags {
+    let mut tags = source.cloned().unwrap_or_default();
+    tags.extend(target.iter().map(|(k, v)| (k.clone(), v.clone())));
+    tags
+}
+
+/// Where a request goes, and the tags its group gets should the writer create it.
+#[derive(Debug, Clone, Copy)]
+struct Place<'a> {
+    group: &'a str,
+    stream: &'a str,
+    tags: &'a Tags,
+}
+
 /// Settings for groups the writer creates.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriterOptions {
@@ -243,7 +262,7 @@ pub struct WriterOptions {
     pub kms_key_arn: Option<String>,
     /// `TARGET_TAGS`: tags of groups the writer creates (CreateLogGroup `tags`), e.g. for cost
     /// allocation. Groups that exist already are left as they are.
-    pub tags: std::collections::BTreeMap<String, String>,
+    pub tags: Tags,
 }
 
 /// The time frame of one invocation's writes.
@@ -280,6 +299,9 @@ pub struct StreamBatch {
     pub group: String,
     pub stream: String,
     pub events: Vec<LogEvent>,
+    /// Tags for the group if the writer creates it, beside `TARGET_TAGS` (which win): the
+    /// source group's, with `PROPAGATE_SOURCE_TAGS`.
+    pub source_tags: Option<std::sync::Arc<Tags>>,
 }
 
 /// Writes log events through one SDK client, built once per container and shared by every
@@ -311,7 +333,10 @@ impl Writer {
         let mut report = WriteReport::default();
         let mut running =
             futures_util::stream::iter(batches.into_iter().filter(|b| !b.events.is_empty()))
-                .map(|b| async move { self.write(&b.group, &b.stream, b.events, ctx).await })
+                .map(|b| async move {
+                    let tags = b.source_tags.as_deref();
+                    Box::pin(self.write_stream(&b.group, &b.stream, b.events, tags, ctx)).await
+                })
                 .buffer_unordered(MAX_CONCURRENT_STREAMS);
         while let Some(r) = running.next().await {
             report.add(r);
@@ -332,7 +357,7 @@ impl Writer {
         events: Vec<LogEvent>,
         ctx: WriteContext,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = WriteReport> + Send + 'a>> {
-        Box::pin(self.write_stream(group, stream, events, ctx))
+        Box::pin(self.write_stream(group, stream, events, None, ctx))
     }
 
     async fn write_stream(
@@ -340,8 +365,14 @@ impl Writer {
         group: &str,
         stream: &str,
         events: Vec<LogEvent>,
+        source_tags: Option<&Tags>,
         ctx: WriteContext,
     ) -> WriteReport {
+        // The tags of the group, should this write create it.
+        let tags = match source_tags {
+            None => std::borrow::Cow::Borrowed(&self.options.tags),
+            Some(t) => std::borrow::Cow::Owned(merged(Some(t), &self.options.tags)),
+        };
         let mut report = WriteReport::default();
         let mut sendable = Vec::with_capacity(events.len());
         let mut any_split = false;
@@ -373,8 +404,11 @@ impl Writer {
             let mut stats = RetryStats::default();
             let sent = self
                 .put_batch(
-                    group,
-                    stream,
+                    Place {
+                        group,
+                        stream,
+                        tags: &tags,
+                    },
                     &events[range.clone()],
                     ctx.deadline,
                     &mut stats,
@@ -456,13 +490,13 @@ impl Writer {
     /// One PutLogEvents request, creating the group and/or stream on ResourceNotFound.
     async fn put_batch(
         &self,
-        group: &str,
-        stream: &str,
+        place: Place<'_>,
         events: &[LogEvent],
         deadline: Deadline,
         stats: &mut RetryStats,
         report: &mut WriteReport,
     ) -> Result<Option<RejectedLogEventsInfo>, WriteError> {
+        let Place { group, stream, .. } = place;
         // The body is serialised once, here, with the messages copied as they are (they are
         // kept JSON-escaped), and every attempt sends it: the SDK still resolves the endpoint,
         // signs, sends and parses the answer, but does not build and escape every event again.
@@ -488,8 +522,7 @@ impl Writer {
             Err(RetryError::Failed(SdkError::ServiceError(e)))
                 if matches!(e.err(), PutLogEventsError::ResourceNotFoundException(_)) =>
             {
-                self.create_stream(group, stream, deadline, stats, report)
-                    .await?;
+                self.create_stream(place, deadline, stats, report).await?;
                 match retry::retry(deadline, self.backoff, stats, put).await {
                     Ok(out) => Ok(out.rejected_log_events_info().cloned()),
                     Err(e) => Err(put_err(e)),
@@ -503,12 +536,16 @@ impl Writer {
     /// container creating the same resource (ResourceAlreadyExists) is success.
     async fn create_stream(
         &self,
-        group: &str,
-        stream: &str,
+        place: Place<'_>,
         deadline: Deadline,
         stats: &mut RetryStats,
         report: &mut WriteReport,
     ) -> Result<(), WriteError> {
+        let Place {
+            group,
+            stream,
+            tags,
+        } = place;
         let err = |e: RetryError<CreateLogStreamError>| WriteError::CreateLogStream {
             group: group.into(),
             stream: stream.into(),
@@ -539,7 +576,8 @@ impl Writer {
             Err(e) => return Err(err(e)),
         };
         if missing_group {
-            self.create_group(group, deadline, stats, report).await?;
+            self.create_group(group, tags, deadline, stats, report)
+                .await?;
             match retry::retry(deadline, self.backoff, stats, create).await {
                 Ok(_) => {}
                 Err(RetryError::Failed(SdkError::ServiceError(e)))
@@ -561,6 +599,7 @@ impl Writer {
     async fn create_group(
         &self,
         group: &str,
+        tags: &Tags,
         deadline: Deadline,
         stats: &mut RetryStats,
         report: &mut WriteReport,
@@ -570,10 +609,7 @@ impl Writer {
                 .create_log_group()
                 .log_group_name(group)
                 .set_kms_key_id(self.options.kms_key_arn.clone())
-                .set_tags(
-                    (!self.options.tags.is_empty())
-                        .then(|| self.options.tags.clone().into_iter().collect()),
-                )
+                .set_tags((!tags.is_empty()).then(|| tags.clone().into_iter().collect()))
                 .send()
         };
         match retry::retry(deadline, self.backoff, stats, create).await {

@@ -95,6 +95,10 @@ A typical Logs Insights script: StartQuery `{"target": "StartQuery", "logGroupNa
 "status": 200, "body": {"queryId": "q-G-1"}}` (or a LimitExceededException for it), then
 GetQueryResults / StopQuery faults with `"match": {"queryId": "q-G-1"}`.
 
+ListTagsForResource of a log group that does not exist in its ARN's account and region is
+answered 400 ResourceNotFoundException, as the API reference says (moto answers it with no
+tags, which a reader cannot tell from an untagged group).
+
 Logs Insights as moto and this front answer it, unless scripted (a scripted fault is answered
 before any of this: no validation, and a fault's body verbatim):
 
@@ -186,6 +190,7 @@ START_QUERY = LOGS_TARGET_PREFIX + "StartQuery"
 GET_QUERY_RESULTS = LOGS_TARGET_PREFIX + "GetQueryResults"
 STOP_QUERY = LOGS_TARGET_PREFIX + "StopQuery"
 PUT_QUERY_DEFINITION = LOGS_TARGET_PREFIX + "PutQueryDefinition"
+LIST_TAGS_FOR_RESOURCE = LOGS_TARGET_PREFIX + "ListTagsForResource"
 DESCRIBE_QUERY_DEFINITIONS = LOGS_TARGET_PREFIX + "DescribeQueryDefinitions"
 DELETE_QUERY_DEFINITION = LOGS_TARGET_PREFIX + "DeleteQueryDefinition"
 
@@ -713,6 +718,23 @@ def in_range(timestamp: int, start: int | None, end: int | None) -> bool:
 CREDENTIAL_REGION = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/")
 
 
+LOG_GROUP_ARN = re.compile(r"^arn:[^:]+:logs:([^:]+):([0-9]{12}):log-group:([^:]+?)(:\*)?$")
+
+
+def check_tagged_log_group_exists(request: dict[str, Any]) -> None:
+    """ListTagsForResource of a log group that does not exist (in its ARN's account and region)
+    is ResourceNotFoundException, as the API reference says; moto answers it with no tags, so
+    a reader could not tell a missing or foreign group from an untagged one."""
+    match = LOG_GROUP_ARN.match(str(request.get("resourceArn", "")))
+    if match is None:
+        return
+    region, account, name = match.group(1), match.group(2), match.group(3)
+    backends = dict.get(logs_backends, account)
+    backend = dict.get(backends, region) if backends is not None else None
+    if backend is None or name not in backend.groups:
+        raise ApiError("ResourceNotFoundException", "The specified log group does not exist.")
+
+
 def credential_region(environ: dict[str, Any]) -> str | None:
     """The region of a SigV4 request's credential scope (`Credential=AKID/DATE/REGION/logs/...`)."""
     match = CREDENTIAL_REGION.search(environ.get("HTTP_AUTHORIZATION", ""))
@@ -1117,6 +1139,9 @@ class StrictLogs:
                 answer = self.definitions.call(target, request)  # moto has none of them
             elif target == GET_QUERY_RESULTS:
                 answer = self.query_results(environ, request)
+            elif target == LIST_TAGS_FOR_RESOURCE:
+                check_tagged_log_group_exists(request)
+                answer = None
             elif target == START_QUERY:
                 status_line, headers, chunks = self.start_query(environ, request)
                 code = status_code(status_line)

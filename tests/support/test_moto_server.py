@@ -955,3 +955,20 @@ def test_decode_prints_every_payload() -> None:
                          check=True, capture_output=True, text=True, timeout=30).stdout
     assert out.count('"messageType": "DATA_MESSAGE"') == 3
     assert "Zahlung für Bestellung" in out
+
+
+def test_list_tags_for_resource_of_a_missing_group_is_not_found(logs: Any, group: str) -> None:
+    # `group` exists (the fixture made it); tag it, then read the tags by ARN.
+    logs.tag_resource(resourceArn=f"arn:aws:logs:us-east-1:123456789012:log-group:{group}", tags={"team": "a"})
+    arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{group}"
+    assert logs.list_tags_for_resource(resourceArn=arn)["tags"] == {"team": "a"}
+    # A group that does not exist, here or in another account: ResourceNotFoundException (moto
+    # alone answers it with no tags).
+    for missing in (
+        f"arn:aws:logs:us-east-1:123456789012:log-group:{group}-missing",
+        f"arn:aws:logs:us-east-1:999999999999:log-group:{group}",
+    ):
+        assert error_of(lambda: logs.list_tags_for_resource(resourceArn=missing))[:2] == (
+            400,
+            "ResourceNotFoundException",
+        )

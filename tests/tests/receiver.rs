@@ -1018,3 +1018,93 @@ async fn throttling_is_retried_and_every_event_written_once() {
         ]
     );
 }
+
+/// `PROPAGATE_SOURCE_TAGS`: a group the receiver creates gets its source's tags and
+/// `TARGET_TAGS` (which win); a source whose tags cannot be read (another account's) is counted
+/// and its group gets `TARGET_TAGS` alone; each source's tags are read once per container.
+#[tokio::test]
+async fn created_groups_get_their_sources_tags() {
+    let client = Moto::shared().client().await;
+    let source = unique("/logship/tagged/orders");
+    client
+        .create_log_group()
+        .log_group_name(&source)
+        .tags("team", "orders")
+        .tags("env", "prod")
+        .send()
+        .await
+        .unwrap();
+    let prefix = unique("/logship/propagated");
+    let config = ReceiverConfig::from_lookup(logship_tests::env(&[
+        ("TARGET_LOG_GROUP", &format!("{prefix}{{logGroup}}")),
+        ("TARGET_TAGS", "team=central,shipped-by=logship"),
+        ("PROPAGATE_SOURCE_TAGS", "true"),
+    ]))
+    .unwrap();
+    let writer = Writer::new(client.clone(), config.common.writer.clone());
+    let r = Receiver::new(config, writer).with_source_tags(client.clone());
+    let now = now_ms();
+    let doc = payloads::document(&source, "s", &[(now - 1000, "hello".into())]);
+    let mut foreign =
+        payloads::document("/aws/lambda/elsewhere", "s", &[(now - 1000, "hi".into())]);
+    foreign["owner"] = json!("999999999999");
+    let event = payloads::kinesis(&[payloads::encode(&doc), payloads::encode(&foreign)]);
+    let o = r.invoke(event.clone(), at(now)).await;
+    assert_conserved(&o.summary);
+    assert_eq!(
+        (o.summary.shipped, o.summary.source_tags_unreadable),
+        (2, 1),
+        "shipped either way; the foreign source's tags cannot be read"
+    );
+    let tags_of = |group: String| {
+        let client = client.clone();
+        async move {
+            let arn = format!("arn:aws:logs:us-east-1:123456789012:log-group:{group}");
+            let out = client
+                .list_tags_for_resource()
+                .resource_arn(arn)
+                .send()
+                .await
+                .unwrap();
+            out.tags()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        }
+    };
+    let want = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    assert_eq!(
+        tags_of(format!("{prefix}{source}")).await,
+        want(&[
+            ("env", "prod"),
+            ("shipped-by", "logship"),
+            ("team", "central")
+        ])
+    );
+    assert_eq!(
+        tags_of(format!("{prefix}/aws/lambda/elsewhere")).await,
+        want(&[("shipped-by", "logship"), ("team", "central")])
+    );
+    // Again, warm: no second ListTagsForResource for either source.
+    let o = r.invoke(event, at(now)).await;
+    assert_eq!(
+        o.summary.source_tags_unreadable, 1,
+        "still counted, from the cache"
+    );
+    let reads = Moto::shared()
+        .calls(Some("ListTagsForResource"), None)
+        .await
+        .into_iter()
+        .filter(|c| {
+            let arn = c["request"]["resourceArn"].as_str().unwrap_or_default();
+            arn.ends_with(&format!(":log-group:{source}")) || arn.contains(":999999999999:")
+        })
+        .count();
+    assert_eq!(reads, 2, "one read per source per container");
+}

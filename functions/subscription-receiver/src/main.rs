@@ -16,12 +16,11 @@ async fn main() -> Result<(), Error> {
     // Configuration errors stop the function at init, naming the variable
     // (errorType InvalidConfiguration).
     let config = failure::checked_config(ReceiverConfig::from_env()).await?;
-    // Writes go as TARGET_ROLE_ARN, to TARGET_REGION, when they are set (assumed lazily).
-    let writer = Writer::new(
-        logship::aws::writer_client(&config.common).await,
-        config.common.writer.clone(),
-    );
-    let receiver = Receiver::new(config, writer);
+    // Writes go as TARGET_ROLE_ARN, to TARGET_REGION, when they are set (assumed lazily);
+    // sources' tags (PROPAGATE_SOURCE_TAGS) are read as the function itself.
+    let (own, target) = logship::aws::own_and_target_clients(&config.common).await;
+    let writer = Writer::new(target, config.common.writer.clone());
+    let receiver = Receiver::new(config, writer).with_source_tags(own);
     let receiver = &receiver;
     // The event is taken as JSON text and the answer given as JSON text: the receiver reads
     // the shape it needs straight from the bytes and writes its answer once.
