@@ -355,6 +355,19 @@ pub fn python() -> PathBuf {
         .unwrap_or_else(|| crate::workspace_root().join(".venv/bin/python"))
 }
 
+/// The tags of the resource `arn` (ListTagsForResource), by key.
+pub async fn tags_of(client: &Client, arn: &str) -> std::collections::BTreeMap<String, String> {
+    let out = client
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("ListTagsForResource {arn}: {}", DisplayErrorContext(&e)));
+    out.tags()
+        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
 /// Every event of a stream, oldest first, as `(timestamp ms, message)`: GetLogEvents from the
 /// head, following `nextForwardToken` until it comes back unchanged (the documented end).
 pub async fn read_all(client: &Client, group: &str, stream: &str) -> Vec<(i64, String)> {

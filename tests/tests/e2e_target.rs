@@ -12,7 +12,9 @@ use std::time::Duration;
 use aws_sdk_cloudwatchlogs::Client;
 use aws_sdk_cloudwatchlogs::config::{Credentials, Region};
 use logship_tests::{
-    Function, LambdaProcess, Moto, RuntimeApi, moto::python, read_all, unique, workspace_root,
+    Function, LambdaProcess, Moto, RuntimeApi,
+    moto::{python, tags_of},
+    read_all, unique, workspace_root,
 };
 use serde_json::{Value, json};
 
@@ -144,14 +146,7 @@ async fn events_land_only_through_the_target_role_in_the_target_region() {
         .send()
         .await
         .unwrap();
-    let arn = created.log_groups()[0].log_group_arn().unwrap().to_owned();
-    let tags = eu
-        .list_tags_for_resource()
-        .resource_arn(arn)
-        .send()
-        .await
-        .unwrap();
-    let tags: std::collections::BTreeMap<_, _> = tags.tags().unwrap().clone().into_iter().collect();
+    let tags = tags_of(&eu, created.log_groups()[0].log_group_arn().unwrap()).await;
     assert_eq!(
         tags.get("team").map(String::as_str),
         Some("payments"),

@@ -125,13 +125,9 @@ async fn created_groups_get_retention_kms_key_and_tags_and_defaults_come_from_th
         .unwrap();
     assert_eq!(groups.log_groups()[0].retention_in_days(), Some(7));
     assert_eq!(groups.log_groups()[0].kms_key_id(), Some(KMS_KEY));
-    let tags = client
-        .list_tags_for_resource()
-        .resource_arn(groups.log_groups()[0].log_group_arn().unwrap())
-        .send()
-        .await
-        .unwrap();
-    let tags: std::collections::BTreeMap<_, _> = tags.tags().unwrap().clone().into_iter().collect();
+    let tags =
+        logship_tests::moto::tags_of(&client, groups.log_groups()[0].log_group_arn().unwrap())
+            .await;
     assert_eq!(
         tags,
         [("cost-center", "cc:42"), ("team", "payments")]

@@ -1060,17 +1060,7 @@ async fn created_groups_get_their_sources_tags() {
         let client = client.clone();
         async move {
             let arn = format!("arn:aws:logs:us-east-1:123456789012:log-group:{group}");
-            let out = client
-                .list_tags_for_resource()
-                .resource_arn(arn)
-                .send()
-                .await
-                .unwrap();
-            out.tags()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect::<std::collections::BTreeMap<_, _>>()
+            logship_tests::moto::tags_of(&client, &arn).await
         }
     };
     let want = |pairs: &[(&str, &str)]| {
