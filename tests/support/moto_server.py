@@ -41,6 +41,9 @@ and makes the front forget moto's Logs Insights queries too; query definitions s
     POST   /_logship/faults                  a fault (below); answers {"faults": [pending...]}
     GET    /_logship/faults                  {"faults": [...]}: faults still pending
     DELETE /_logship/faults                  drop pending faults
+    POST   /_logship/latency                 a modelled round trip (below); answers {"latency": [...]}
+    GET    /_logship/latency                 {"latency": [...]}: the round trips in force
+    DELETE /_logship/latency                 back to no added latency
 
 Stats. `putLogEvents` has one entry per PutLogEvents request, in the order answered:
 {"logGroupName", "logStreamName", "events", "bytes" (as the quota counts them), "status",
@@ -64,6 +67,12 @@ as `Logs_20140328.StopQuery` to tell services apart); `putLogEvents` and `violat
 if OP is PutLogEvents. `logGroupName=G` keeps puts and violations of group G, and the calls
 about G: `logGroupName` G, or G in `logGroupNames` or `logGroupIdentifiers` (names or ARNs), or
 a `queryLanguage` SQL request whose `queryString` reads G in its FROM clause.
+
+Latency. `{"baseMs": 30, "perMbMs": 10, "jitterMs": 5, "target": "PutLogEvents", "logGroupName":
+G}` (all but baseMs optional; no target: every operation; no group: every call) answers each
+matching call after 30 ms + 10 ms per MB (10^6 bytes) of its request body + up to 5 ms, waited
+outside every lock so that concurrent calls overlap as they do in AWS. The first rule that
+matches applies. Scope it to your groups: tests share one server.
 
 Faults. A fault is answered to the next `count` (default 1) requests it matches, first-posted
 fault first, before the strictness checks run and without waiting for moto:
@@ -157,6 +166,7 @@ import itertools
 import json
 import logging
 import os
+import random
 import re
 import secrets
 import sys
@@ -1042,6 +1052,81 @@ def moto_error_type(code: int, headers: list[tuple[str, str]], chunks: list[byte
     return None
 
 
+@dataclass
+class Latency:
+    """A modelled round trip: each matching call is answered after `base_ms` + `per_mb_ms` per MB
+    (10^6 bytes) of its request body + a uniform `jitter_ms`. Against the emulator a call takes
+    about a millisecond; in AWS tens. Benches and tests that measure waiting set one, scoped to
+    their groups; ordinary tests have none."""
+
+    base_ms: float
+    per_mb_ms: float = 0.0
+    jitter_ms: float = 0.0
+    target: str | None = None  # an operation name or full X-Amz-Target; None: every operation
+    log_group: str | None = None  # only calls about this group (as for faults)
+
+    @classmethod
+    def from_json(cls, spec: dict[str, Any]) -> "Latency":
+        def number(name: str, default: float) -> float:
+            value = spec.get(name, default)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"{name} must be a number of milliseconds >= 0, got {value!r}")
+            return float(value)
+
+        if "baseMs" not in spec:
+            raise ValueError("baseMs is required")
+        target = spec.get("target")
+        group = spec.get("logGroupName")
+        if target is not None and not isinstance(target, str):
+            raise ValueError("target must be an operation name")
+        if group is not None and not isinstance(group, str):
+            raise ValueError("logGroupName must be a string")
+        unknown = set(spec) - {"baseMs", "perMbMs", "jitterMs", "target", "logGroupName"}
+        if unknown:
+            raise ValueError(f"unknown fields {sorted(unknown)}")
+        return cls(number("baseMs", 0), number("perMbMs", 0), number("jitterMs", 0), target, group)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"baseMs": self.base_ms, "perMbMs": self.per_mb_ms, "jitterMs": self.jitter_ms,
+                "target": self.target, "logGroupName": self.log_group}
+
+    def applies(self, target: str, request: dict[str, Any]) -> bool:
+        return (self.target is None or target_matches(self.target, target)) and (
+            self.log_group is None or names_group(request, self.log_group)
+        )
+
+    def seconds(self, body_bytes: int) -> float:
+        jitter = random.uniform(0, self.jitter_ms) if self.jitter_ms else 0.0
+        return (self.base_ms + self.per_mb_ms * body_bytes / 1e6 + jitter) / 1000
+
+
+class LatencyModel:
+    """The latencies in force (thread-safe); the first that applies to a call is waited."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rules: list[Latency] = []
+
+    def add(self, rule: Latency) -> None:
+        with self._lock:
+            self._rules.append(rule)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def describe(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [r.to_json() for r in self._rules]
+
+    def wait(self, target: str, request: dict[str, Any], body_bytes: int) -> None:
+        """Sleep the call's modelled round trip, outside every lock: calls overlap as in AWS."""
+        with self._lock:
+            rule = next((r for r in self._rules if r.applies(target, request)), None)
+        if rule is not None:
+            time.sleep(rule.seconds(body_bytes))
+
+
 class StrictLogs:
     """WSGI middleware in front of moto: fault injection, PutLogEvents rules, statistics.
 
@@ -1053,6 +1138,7 @@ class StrictLogs:
         self.app = app
         self.stats = Stats()
         self.faults = FaultScript()
+        self.latency = LatencyModel()
         # `clock` (epoch seconds) dates page tokens and query definitions; tests may fake it.
         self.insights = Insights(clock)
         self.definitions = QueryDefinitions(clock)
@@ -1120,6 +1206,7 @@ class StrictLogs:
                     }
                 )
 
+        self.latency.wait(target, request, len(body))
         fault = self.faults.take(target, request)
         if fault is not None and fault.body is not None:
             record(200, None, True, fault.body.get("rejectedLogEventsInfo"), fault.body.get("queryId"))
@@ -1351,6 +1438,19 @@ class StrictLogs:
             if method == "DELETE":
                 self.stats.clear()
                 return json_response(start_response, 200, {})
+        elif path == "/_logship/latency":
+            if method == "GET":
+                return json_response(start_response, 200, {"latency": self.latency.describe()})
+            if method == "DELETE":
+                self.latency.clear()
+                return json_response(start_response, 200, {})
+            if method == "POST":
+                try:
+                    rule = Latency.from_json(parse_json_object(self.buffer_body(environ)))
+                except ValueError as err:
+                    return json_response(start_response, 400, {"error": str(err)})
+                self.latency.add(rule)
+                return json_response(start_response, 200, {"latency": self.latency.describe()})
         elif path == "/_logship/faults":
             if method == "GET":
                 return json_response(start_response, 200, {"faults": self.faults.pending()})

@@ -972,3 +972,44 @@ def test_list_tags_for_resource_of_a_missing_group_is_not_found(logs: Any, group
             400,
             "ResourceNotFoundException",
         )
+
+
+def latency(endpoint: str, spec: dict[str, Any] | None) -> tuple[int, Any]:
+    """POST a latency rule (None: DELETE every rule)."""
+    if spec is None:
+        return http(endpoint, "/_logship/latency", method="DELETE")
+    return http(endpoint, "/_logship/latency", method="POST", body=spec)
+
+
+def test_latency_is_per_call_scoped_and_overlaps(endpoint: str, logs: Any, group: str) -> None:
+    import concurrent.futures
+    import time as clock
+
+    status, document = latency(endpoint, {"baseMs": 300, "perMbMs": 1000, "target": "PutLogEvents", "logGroupName": group})
+    assert status == 200 and document["latency"][-1]["baseMs"] == 300
+    try:
+        started = clock.monotonic()
+        put(logs, group, at_now(["a"]))
+        one = clock.monotonic() - started
+        assert 0.3 <= one < 1.0, one
+        # 500 KB more in the body: 500 ms more (1,000 ms per MB).
+        started = clock.monotonic()
+        put(logs, group, at_now(["x" * 500_000]))
+        assert clock.monotonic() - started >= 0.8
+        # Four calls at once overlap: about one round trip, not four.
+        started = clock.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda i: put(logs, group, at_now([f"c{i}"])), range(4)))
+        assert clock.monotonic() - started < 1.0
+        # Another group, or another operation, is not delayed.
+        started = clock.monotonic()
+        logs.describe_log_streams(logGroupName=group)
+        assert clock.monotonic() - started < 0.3
+    finally:
+        assert latency(endpoint, None)[0] == 200
+    started = clock.monotonic()
+    put(logs, group, at_now(["b"]))
+    assert clock.monotonic() - started < 0.3
+    assert http(endpoint, "/_logship/latency")[1] == {"latency": []}
+    for bad in ({}, {"baseMs": -1}, {"baseMs": "30"}, {"baseMs": 1, "speed": 2}, {"baseMs": 1, "target": 3}):
+        assert latency(endpoint, bad)[0] == 400, bad
