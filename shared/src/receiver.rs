@@ -571,7 +571,23 @@ impl Receiver {
         self
     }
 
-    /// The batches for `targets`, each with its source's tags when they are propagated.
+    /// The writer's input for `targets`: with `PROPAGATE_SOURCE_TAGS`, each batch carries its
+    /// source's tags (looked up in a boxed future: the lookup's state stays off the handler's
+    /// when propagation is off, as it is by default).
+    async fn batches(
+        &self,
+        targets: Targets,
+        sources: &Sources,
+        ctx: WriteContext,
+        summary: &mut Summary,
+    ) -> Vec<StreamBatch> {
+        if self.source_tags.is_none() {
+            return batches(targets);
+        }
+        Box::pin(self.tagged_batches(targets, sources, ctx, summary)).await
+    }
+
+    /// The batches for `targets`, each with its source's tags.
     async fn tagged_batches(
         &self,
         targets: Targets,
@@ -683,7 +699,7 @@ impl Receiver {
                 return Err(err);
             }
         };
-        let batches = Box::pin(self.tagged_batches(targets, &sources, ctx, summary)).await;
+        let batches = self.batches(targets, &sources, ctx, summary).await;
         let report = self.writer.write_all(batches, ctx).await;
         self.scratch().recycle(doc);
         summary.add_write(&report);
@@ -799,7 +815,7 @@ impl Receiver {
                 }
             }
         }
-        let batches = Box::pin(self.tagged_batches(targets, &sources, ctx, summary)).await;
+        let batches = self.batches(targets, &sources, ctx, summary).await;
         let report = self.writer.write_all(batches, ctx).await;
         {
             let mut scratch = self.scratch();
