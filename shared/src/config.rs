@@ -188,7 +188,8 @@ pub struct ReceiverConfig {
 /// Settings every function reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommonConfig {
-    /// `TARGET_RETENTION_DAYS`, `TARGET_KMS_KEY_ARN`: for groups the writer creates.
+    /// `WRITE_CONCURRENCY`: requests in flight; `TARGET_RETENTION_DAYS`, `TARGET_KMS_KEY_ARN`,
+    /// `TARGET_TAGS`: for groups the writer creates.
     pub writer: WriterOptions,
     /// `DEADLINE_MARGIN_MS` (default 1000): time kept between the last call and Lambda's
     /// deadline, to answer with an account of what was written.
@@ -374,8 +375,24 @@ impl CommonConfig {
                 }
             })?),
         };
+        let write_concurrency = match get("WRITE_CONCURRENCY") {
+            None => crate::writer::DEFAULT_WRITE_CONCURRENCY,
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=crate::writer::MAX_WRITE_CONCURRENCY).contains(n))
+                .ok_or_else(|| ConfigError::Invalid {
+                    var: "WRITE_CONCURRENCY",
+                    reason: format!(
+                        "{v:?} is not a number of requests from 1 to {}",
+                        crate::writer::MAX_WRITE_CONCURRENCY
+                    ),
+                })?,
+        };
         Ok(Self {
             writer: WriterOptions {
+                write_concurrency,
                 retention_days,
                 kms_key_arn: get("TARGET_KMS_KEY_ARN"),
                 tags: match get("TARGET_TAGS") {
@@ -628,6 +645,22 @@ mod tests {
                 .join(","),
         ] {
             assert!(parse_tags(bad).is_err(), "{bad}");
+        }
+        // WRITE_CONCURRENCY: 1-64, default 8, named in the error.
+        let c = cfg(&[("TARGET_LOG_GROUP", "/g")]).unwrap();
+        assert_eq!(c.common.writer.write_concurrency, 8);
+        for (v, want) in [("1", 1), (" 64 ", 64), ("16", 16)] {
+            let c = cfg(&[("TARGET_LOG_GROUP", "/g"), ("WRITE_CONCURRENCY", v)]).unwrap();
+            assert_eq!(c.common.writer.write_concurrency, want, "{v:?}");
+        }
+        for bad in ["0", "65", "-1", "eight", "1.5"] {
+            let e = cfg(&[("TARGET_LOG_GROUP", "/g"), ("WRITE_CONCURRENCY", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("WRITE_CONCURRENCY") && e.contains("from 1 to 64"),
+                "{bad}: {e}"
+            );
         }
         for (v, want) in [
             ("true", true),

@@ -12,23 +12,28 @@
 //! Every input event ends up in exactly one of `written`, `rejected` or `failed`, and the
 //! `origin`s of failed events are reported so a caller can fail exactly those inputs.
 
+mod concurrency;
+mod create;
+
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_cloudwatchlogs::Client;
 use aws_sdk_cloudwatchlogs::error::SdkError;
-use aws_sdk_cloudwatchlogs::operation::create_log_group::CreateLogGroupError;
-use aws_sdk_cloudwatchlogs::operation::create_log_stream::CreateLogStreamError;
 use aws_sdk_cloudwatchlogs::operation::put_log_events::PutLogEventsError;
 use aws_sdk_cloudwatchlogs::types::RejectedLogEventsInfo;
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_types::body::SdkBody;
-use futures_util::StreamExt as _;
 use serde::Serialize;
 
 use crate::batch::{self, LogEvent, Rejection};
 use crate::emf::{MetricRecord, Unit};
 use crate::failure::{ErrorType, Typed};
 use crate::retry::{self, Backoff, Deadline, RetryError, RetryStats};
+
+pub use concurrency::{Concurrency, DEFAULT_WRITE_CONCURRENCY, MAX_WRITE_CONCURRENCY, Permit};
+use create::Creations;
 
 /// Replaces a PutLogEvents request's body (the SDK serialised the group and stream only) with
 /// `body` from [`batch::request_body`]. Runs before signing, so the signature covers it.
@@ -39,10 +44,6 @@ fn with_body(body: bytes::Bytes) -> impl Fn(&mut HttpRequest) + Send + Sync + 's
         *req.body_mut() = SdkBody::from(body.clone());
     }
 }
-
-/// Streams written at once. CloudWatch Logs throttles PutLogEvents per account, not per stream;
-/// a few concurrent streams hide latency without inviting throttling.
-pub const MAX_CONCURRENT_STREAMS: usize = 4;
 
 /// Counts of events the service refused (or would have), per the reasons of
 /// `rejectedLogEventsInfo`.
@@ -253,9 +254,13 @@ struct Place<'a> {
     tags: &'a Tags,
 }
 
-/// Settings for groups the writer creates.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// How the writer writes, and settings for groups it creates.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriterOptions {
+    /// `WRITE_CONCURRENCY` (1–[`MAX_WRITE_CONCURRENCY`], default
+    /// [`DEFAULT_WRITE_CONCURRENCY`]): PutLogEvents requests in flight at once, of one stream
+    /// and of all, per container.
+    pub write_concurrency: usize,
     /// `TARGET_RETENTION_DAYS`: retention set on groups the writer creates.
     pub retention_days: Option<i32>,
     /// `TARGET_KMS_KEY_ARN`: KMS key for groups the writer creates.
@@ -263,6 +268,17 @@ pub struct WriterOptions {
     /// `TARGET_TAGS`: tags of groups the writer creates (CreateLogGroup `tags`), e.g. for cost
     /// allocation. Groups that exist already are left as they are.
     pub tags: Tags,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        Self {
+            write_concurrency: DEFAULT_WRITE_CONCURRENCY,
+            retention_days: None,
+            kms_key_arn: None,
+            tags: Tags::new(),
+        }
+    }
 }
 
 /// The time frame of one invocation's writes.
@@ -311,14 +327,25 @@ pub struct Writer {
     client: Client,
     options: WriterOptions,
     backoff: Backoff,
+    /// Every request in flight, of every stream, holds one of its permits.
+    concurrency: Arc<Concurrency>,
+}
+
+/// What one request did: its answer, or why it failed (`None`: not sent, an earlier request of
+/// its stream having failed for good), and its own counters (retries, creations).
+struct Sent {
+    answer: Result<Option<RejectedLogEventsInfo>, Option<WriteError>>,
+    report: WriteReport,
 }
 
 impl Writer {
     pub fn new(client: Client, options: WriterOptions) -> Self {
+        let concurrency = Arc::new(Concurrency::new(options.write_concurrency));
         Self {
             client,
             options,
             backoff: Backoff::default(),
+            concurrency,
         }
     }
 
@@ -328,17 +355,25 @@ impl Writer {
         self
     }
 
-    /// Writes several streams, at most [`MAX_CONCURRENT_STREAMS`] at once; the report sums them.
+    /// The bound on requests in flight, and what throttling has done to it.
+    pub fn concurrency(&self) -> &Concurrency {
+        &self.concurrency
+    }
+
+    /// Writes several streams at once: every request of every stream is sent as soon as one of
+    /// the `WRITE_CONCURRENCY` permits is free. The report sums the streams'.
     pub async fn write_all(&self, batches: Vec<StreamBatch>, ctx: WriteContext) -> WriteReport {
+        let creations = &Creations::default();
+        let streams = batches
+            .into_iter()
+            .filter(|b| !b.events.is_empty())
+            .map(|b| async move {
+                let tags = b.source_tags.as_deref();
+                Box::pin(self.write_stream(creations, &b.group, &b.stream, b.events, tags, ctx))
+                    .await
+            });
         let mut report = WriteReport::default();
-        let mut running =
-            futures_util::stream::iter(batches.into_iter().filter(|b| !b.events.is_empty()))
-                .map(|b| async move {
-                    let tags = b.source_tags.as_deref();
-                    Box::pin(self.write_stream(&b.group, &b.stream, b.events, tags, ctx)).await
-                })
-                .buffer_unordered(MAX_CONCURRENT_STREAMS);
-        while let Some(r) = running.next().await {
+        for r in futures_util::future::join_all(streams).await {
             report.add(r);
         }
         report
@@ -357,11 +392,16 @@ impl Writer {
         events: Vec<LogEvent>,
         ctx: WriteContext,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = WriteReport> + Send + 'a>> {
-        Box::pin(self.write_stream(group, stream, events, None, ctx))
+        Box::pin(async move {
+            let creations = Creations::default();
+            self.write_stream(&creations, group, stream, events, None, ctx)
+                .await
+        })
     }
 
     async fn write_stream(
         &self,
+        creations: &Creations,
         group: &str,
         stream: &str,
         events: Vec<LogEvent>,
@@ -399,59 +439,80 @@ impl Writer {
         sendable.sort_by_key(|(_, e)| e.timestamp);
         let (ids, mut events): (Vec<u32>, Vec<LogEvent>) = sendable.into_iter().unzip();
         let batches = batch::plan(&mut events);
+        let place = Place {
+            group,
+            stream,
+            tags: &tags,
+        };
+        // The stream's requests are in flight together, each sorted and within every rule on
+        // its own (the service no longer orders one stream's requests: no sequence tokens).
+        // Requests that share a millisecond at their boundary (the parts of a split event, a
+        // burst logged within one millisecond) go one after another, in a chain: a reader sees
+        // events of one timestamp in the order they were ingested, and so in the order logged.
+        // Once a request fails for good, those not yet sent are not: they would meet the same
+        // error or the same lack of time.
+        // Each request owns its events, and frees them once its body is made: a request in
+        // flight holds its body, not its events as well.
+        let origins: Vec<u32> = events.iter().map(|e| e.origin).collect();
+        let sizes: Vec<u64> = batches
+            .iter()
+            .map(|r| events[r.clone()].iter().map(|e| e.size() as u64).sum())
+            .collect();
+        let chain_lengths: Vec<usize> = chains(&events, &batches).map(<[_]>::len).collect();
+        let mut requests = into_requests(events, &batches).into_iter();
+        let chained: Vec<Vec<Vec<LogEvent>>> = chain_lengths
+            .iter()
+            .map(|&n| requests.by_ref().take(n).collect())
+            .collect();
+        let stop = AtomicBool::new(false);
+        let sends = chained.into_iter().map(|chain| {
+            let stop = &stop;
+            async move {
+                let mut sent = Vec::with_capacity(chain.len());
+                for events in chain {
+                    sent.push(
+                        self.send(creations, place, events, stop, ctx.deadline)
+                            .await,
+                    );
+                }
+                sent
+            }
+        });
+        let sent = futures_util::future::join_all(sends).await;
         let mut outcome = vec![Outcome::Written; ids.len()];
-        for (n, range) in batches.iter().enumerate() {
-            let mut stats = RetryStats::default();
-            let sent = self
-                .put_batch(
-                    Place {
-                        group,
-                        stream,
-                        tags: &tags,
-                    },
-                    &events[range.clone()],
-                    ctx.deadline,
-                    &mut stats,
-                    &mut report,
-                )
-                .await;
-            report.add_retries(stats);
-            match sent {
+        let mut not_written = 0;
+        for ((range, size), sent) in batches.iter().zip(&sizes).zip(sent.into_iter().flatten()) {
+            report.add(sent.report);
+            match sent.answer {
                 Ok(info) => {
                     report.requests += 1;
-                    report.bytes += events[range.clone()]
-                        .iter()
-                        .map(|e| e.size() as u64)
-                        .sum::<u64>();
+                    report.bytes += size;
                     if let Some(info) = info {
                         mark_rejected(&info, &mut outcome[range.clone()]);
                     }
                 }
-                Err(e) => {
-                    // This stream's later requests are not attempted: they would meet the same
-                    // error or the same lack of time. Their events count as failed.
-                    tracing::warn!(group, stream, error = %e, requests_left = batches.len() - n, "write failed");
-                    report.error = Some(e);
-                    for range in &batches[n..] {
-                        outcome[range.clone()]
-                            .iter_mut()
-                            .for_each(|o| *o = Outcome::Failed);
+                Err(error) => {
+                    not_written += 1;
+                    outcome[range.clone()]
+                        .iter_mut()
+                        .for_each(|o| *o = Outcome::Failed);
+                    if report.error.is_none() {
+                        report.error = error;
                     }
-                    break;
                 }
             }
+        }
+        if let Some(e) = &report.error {
+            tracing::warn!(group, stream, error = %e, requests_not_written = not_written, requests = batches.len(), "write failed");
         }
         // Fold per-part outcomes into per-input-event counts: a split event is written only if
         // every part was; otherwise it is failed (or rejected, if a part was rejected).
         let mut per_event: Vec<(u32, Outcome, u32)> = ids
             .iter()
             .zip(&outcome)
-            .zip(&events)
-            .map(|((id, o), e)| (*id, *o, e.origin))
+            .zip(&origins)
+            .map(|((id, o), origin)| (*id, *o, *origin))
             .collect();
-        // Done with the events: their messages' references to the decoded documents go back a
-        // run at a time, not one atomic operation each.
-        batch::release(events);
         if any_split {
             per_event.sort_by_key(|(id, _, _)| *id);
             per_event.dedup_by(|b, a| {
@@ -487,42 +548,119 @@ impl Writer {
         report
     }
 
-    /// One PutLogEvents request, creating the group and/or stream on ResourceNotFound.
+    /// One request, once a permit is free: sent (with its retries and any creation), or not
+    /// sent if `stop` says an earlier request of the stream failed for good meanwhile.
+    async fn send(
+        &self,
+        creations: &Creations,
+        place: Place<'_>,
+        events: Vec<LogEvent>,
+        stop: &AtomicBool,
+        deadline: Deadline,
+    ) -> Sent {
+        let mut report = WriteReport::default();
+        // The body is made once a permit is free, so that the bodies in memory are those of
+        // the requests in flight.
+        let permit = self.concurrency.acquire().await;
+        if stop.load(Ordering::Relaxed) {
+            batch::release(events);
+            return Sent {
+                answer: Err(None),
+                report,
+            };
+        }
+        // The body is serialised once, here, with the messages copied as they are (they are
+        // kept JSON-escaped), and every attempt sends it: the SDK still resolves the endpoint,
+        // signs, sends and parses the answer, but does not build and escape every event again.
+        let mut body = Vec::new();
+        batch::request_body(place.group, place.stream, &events, &mut body);
+        // Done with the events: their messages' references to the decoded documents go back a
+        // run at a time, not one atomic operation each.
+        batch::release(events);
+        let mut stats = RetryStats::default();
+        let first = Mutex::new(Some(permit));
+        let answer = self
+            .put_batch(
+                creations,
+                place,
+                body.into(),
+                &first,
+                deadline,
+                &mut stats,
+                &mut report,
+            )
+            .await;
+        report.add_retries(stats);
+        if answer.is_err() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        Sent {
+            answer: answer.map_err(Some),
+            report,
+        }
+    }
+
+    /// One PutLogEvents request (its `body` from [`batch::request_body`]), creating the group
+    /// and/or stream on ResourceNotFound.
+    ///
+    /// Each attempt holds a permit while it is in flight (the first one `first`, taken before
+    /// the body was made), and none while it waits to be retried: a throttled request's retry
+    /// queues behind the requests waiting, under the lowered limit, rather than adding to the
+    /// burst. The attempt tells the [`Concurrency`] how it went before it gives its permit
+    /// back, so a lowered limit applies to the next request let through.
+    #[allow(clippy::too_many_arguments)]
     async fn put_batch(
         &self,
+        creations: &Creations,
         place: Place<'_>,
-        events: &[LogEvent],
+        body: bytes::Bytes,
+        first: &Mutex<Option<Permit<'_>>>,
         deadline: Deadline,
         stats: &mut RetryStats,
         report: &mut WriteReport,
     ) -> Result<Option<RejectedLogEventsInfo>, WriteError> {
         let Place { group, stream, .. } = place;
-        // The body is serialised once, here, with the messages copied as they are (they are
-        // kept JSON-escaped), and every attempt sends it: the SDK still resolves the endpoint,
-        // signs, sends and parses the answer, but does not build and escape every event again.
-        let mut body = Vec::new();
-        batch::request_body(group, stream, events, &mut body);
-        let body = bytes::Bytes::from(body);
         let put_err = |e: RetryError<PutLogEventsError>| WriteError::PutLogEvents {
             group: group.into(),
             stream: stream.into(),
             cause: e.into(),
         };
+        let concurrency = &*self.concurrency;
         let put = || {
-            self.client
+            let sent = self
+                .client
                 .put_log_events()
                 .log_group_name(group)
                 .log_stream_name(stream)
                 .customize()
                 .mutate_request(with_body(body.clone()))
-                .send()
+                .send();
+            async move {
+                let taken = first.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let permit = match taken {
+                    Some(p) => p,
+                    None => concurrency.acquire().await,
+                };
+                let epoch = concurrency.epoch();
+                let answer = sent.await;
+                match &answer {
+                    Ok(_) => concurrency.succeeded(),
+                    Err(e) if retry::classify(e) == retry::Class::Throttle => {
+                        concurrency.throttled(epoch)
+                    }
+                    Err(_) => {}
+                }
+                drop(permit);
+                answer
+            }
         };
         match retry::retry(deadline, self.backoff, stats, put).await {
             Ok(out) => Ok(out.rejected_log_events_info().cloned()),
             Err(RetryError::Failed(SdkError::ServiceError(e)))
                 if matches!(e.err(), PutLogEventsError::ResourceNotFoundException(_)) =>
             {
-                self.create_stream(place, deadline, stats, report).await?;
+                self.create_stream(creations, place, deadline, stats, report)
+                    .await?;
                 match retry::retry(deadline, self.backoff, stats, put).await {
                     Ok(out) => Ok(out.rejected_log_events_info().cloned()),
                     Err(e) => Err(put_err(e)),
@@ -531,127 +669,34 @@ impl Writer {
             Err(e) => Err(put_err(e)),
         }
     }
+}
 
-    /// CreateLogStream; if the group is missing too, CreateLogGroup first. A concurrent
-    /// container creating the same resource (ResourceAlreadyExists) is success.
-    async fn create_stream(
-        &self,
-        place: Place<'_>,
-        deadline: Deadline,
-        stats: &mut RetryStats,
-        report: &mut WriteReport,
-    ) -> Result<(), WriteError> {
-        let Place {
-            group,
-            stream,
-            tags,
-        } = place;
-        let err = |e: RetryError<CreateLogStreamError>| WriteError::CreateLogStream {
-            group: group.into(),
-            stream: stream.into(),
-            cause: e.into(),
-        };
-        let create = || {
-            self.client
-                .create_log_stream()
-                .log_group_name(group)
-                .log_stream_name(stream)
-                .send()
-        };
-        let missing_group = match retry::retry(deadline, self.backoff, stats, create).await {
-            Ok(_) => false,
-            Err(RetryError::Failed(SdkError::ServiceError(e)))
-                if matches!(
-                    e.err(),
-                    CreateLogStreamError::ResourceAlreadyExistsException(_)
-                ) =>
-            {
-                return Ok(());
-            }
-            Err(RetryError::Failed(SdkError::ServiceError(e)))
-                if matches!(e.err(), CreateLogStreamError::ResourceNotFoundException(_)) =>
-            {
-                true
-            }
-            Err(e) => return Err(err(e)),
-        };
-        if missing_group {
-            self.create_group(group, tags, deadline, stats, report)
-                .await?;
-            match retry::retry(deadline, self.backoff, stats, create).await {
-                Ok(_) => {}
-                Err(RetryError::Failed(SdkError::ServiceError(e)))
-                    if matches!(
-                        e.err(),
-                        CreateLogStreamError::ResourceAlreadyExistsException(_)
-                    ) =>
-                {
-                    return Ok(());
-                }
-                Err(e) => return Err(err(e)),
-            }
-        }
-        report.created_streams += 1;
-        tracing::info!(group, stream, "created log stream");
-        Ok(())
-    }
+/// `events` cut into the requests of `batches` (consecutive ranges covering them, in order).
+fn into_requests(
+    mut events: Vec<LogEvent>,
+    batches: &[std::ops::Range<usize>],
+) -> Vec<Vec<LogEvent>> {
+    // From the end, so that each split moves only the request it takes.
+    let mut requests: Vec<Vec<LogEvent>> = batches
+        .iter()
+        .rev()
+        .map(|r| events.split_off(r.start.min(events.len())))
+        .collect();
+    requests.reverse();
+    requests
+}
 
-    async fn create_group(
-        &self,
-        group: &str,
-        tags: &Tags,
-        deadline: Deadline,
-        stats: &mut RetryStats,
-        report: &mut WriteReport,
-    ) -> Result<(), WriteError> {
-        let create = || {
-            self.client
-                .create_log_group()
-                .log_group_name(group)
-                .set_kms_key_id(self.options.kms_key_arn.clone())
-                .set_tags((!tags.is_empty()).then(|| tags.clone().into_iter().collect()))
-                .send()
-        };
-        match retry::retry(deadline, self.backoff, stats, create).await {
-            Ok(_) => {}
-            Err(RetryError::Failed(SdkError::ServiceError(e)))
-                if matches!(
-                    e.err(),
-                    CreateLogGroupError::ResourceAlreadyExistsException(_)
-                ) =>
-            {
-                return Ok(());
-            }
-            Err(e) => {
-                return Err(WriteError::CreateLogGroup {
-                    group: group.into(),
-                    cause: e.into(),
-                });
-            }
-        }
-        report.created_groups += 1;
-        tracing::info!(
-            group,
-            retention_days = self.options.retention_days,
-            "created log group"
-        );
-        if let Some(days) = self.options.retention_days {
-            let put = || {
-                self.client
-                    .put_retention_policy()
-                    .log_group_name(group)
-                    .retention_in_days(days)
-                    .send()
-            };
-            retry::retry(deadline, self.backoff, stats, put)
-                .await
-                .map_err(|e| WriteError::CreateLogGroup {
-                    group: group.into(),
-                    cause: Cause::of_call("PutRetentionPolicy", e),
-                })?;
-        }
-        Ok(())
-    }
+/// `batches` (consecutive ranges of `events`, sorted by timestamp) cut into chains, in order:
+/// a batch whose first event has its predecessor's last timestamp joins its predecessor's chain.
+fn chains<'a>(
+    events: &'a [LogEvent],
+    batches: &'a [std::ops::Range<usize>],
+) -> impl Iterator<Item = &'a [std::ops::Range<usize>]> + 'a {
+    batches.chunk_by(move |a, b| {
+        a.end > a.start
+            && b.end > b.start
+            && events[a.end - 1].timestamp == events[b.start].timestamp
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -703,6 +748,41 @@ fn mark_rejected(info: &RejectedLogEventsInfo, outcome: &mut [Outcome]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_sharing_a_millisecond_at_their_boundary_are_chained() {
+        let ev = |timestamp: i64| LogEvent {
+            timestamp,
+            message: "m".into(),
+            origin: 0,
+        };
+        // Timestamps by request: [1,2] [2,3] [4] [5,5] [5] [6].
+        let events: Vec<LogEvent> = [1, 2, 2, 3, 4, 5, 5, 5, 6].into_iter().map(ev).collect();
+        let batches = vec![0..2, 2..4, 4..5, 5..7, 7..8, 8..9];
+        let got: Vec<Vec<std::ops::Range<usize>>> =
+            chains(&events, &batches).map(|c| c.to_vec()).collect();
+        assert_eq!(
+            got,
+            vec![vec![0..2, 2..4], vec![4..5], vec![5..7, 7..8], vec![8..9]]
+        );
+        assert_eq!(chains(&events, &[]).count(), 0);
+        let requests = into_requests(events, &batches);
+        let got: Vec<Vec<i64>> = requests
+            .iter()
+            .map(|r| r.iter().map(|e| e.timestamp).collect())
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                vec![1, 2],
+                vec![2, 3],
+                vec![4],
+                vec![5, 5],
+                vec![5],
+                vec![6]
+            ]
+        );
+    }
 
     #[test]
     fn rejected_indices_follow_the_api_reference() {
