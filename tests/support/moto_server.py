@@ -59,6 +59,9 @@ answered:
                                              replaced by its count ("logEvents": 3)
      "status": 200, "errorType": null,       what the client was answered
      "faulted": false,                       true if a scripted fault shaped the answer
+     "arrivedMs": 1234.5,                    when the call arrived and when it was answered, in
+     "answeredMs": 1265.1,                   ms of one monotonic clock (AWS JSON calls only):
+                                             how many calls were in flight at once
      "queryId": "..."}                       a StartQuery answered 200 only: the id it answered,
                                              so a test can follow each query to its results
 
@@ -73,6 +76,15 @@ G}` (all but baseMs optional; no target: every operation; no group: every call) 
 matching call after 30 ms + 10 ms per MB (10^6 bytes) of its request body + up to 5 ms, waited
 outside every lock so that concurrent calls overlap as they do in AWS. The first rule that
 matches applies. Scope it to your groups: tests share one server.
+
+`"sink": true` (a PutLogEvents rule with a logGroupName only) is for benches of waiting time:
+the emulator's own work, serialised behind moto's lock and CPython's, would otherwise be timed
+as the network's. A matching PutLogEvents (its group and stream read from the text before
+`logEvents`, the events not parsed) is answered 200 `{}` after the modelled round trip, without
+moto and without the strictness checks; it is recorded in `putLogEvents` (its `events` and
+`bytes` counted when the stats are read) and in `calls` with `"sink": true` and a `request` of
+the group and stream only. Nothing is stored: what the function wrote cannot be read back. Tests
+of correctness never use it.
 
 Faults. A fault is answered to the next `count` (default 1) requests it matches, first-posted
 fault first, before the strictness checks run and without waiting for moto:
@@ -225,6 +237,23 @@ class Violation(Exception):
 def event_size(message: str) -> int:
     """Bytes an event counts for in AWS's quota: UTF-8 message bytes plus 26."""
     return len(message.encode("utf-8")) + EVENT_OVERHEAD_BYTES
+
+
+def put_names(body: bytes) -> dict[str, Any] | None:
+    """A PutLogEvents body's `logGroupName` and `logStreamName`, read from the text before its
+    `logEvents` (every SDK writes the names first) without parsing the events; None when that
+    text is not such an object."""
+    at = body.find(b'"logEvents"')
+    if at <= 0:
+        return None
+    head = body[:at].rstrip().rstrip(b",")
+    try:
+        names = json.loads(head + b"}")
+    except ValueError:
+        return None
+    if not isinstance(names, dict) or not isinstance(names.get("logGroupName"), str):
+        return None
+    return {k: names[k] for k in ("logGroupName", "logStreamName") if isinstance(names.get(k), str)}
 
 
 def batch_size(events: Iterable[dict[str, Any]]) -> int:
@@ -404,6 +433,13 @@ class Stats:
 
     def snapshot(self, log_group: str | None = None, target: str | None = None) -> dict[str, Any]:
         with self._lock:
+            # Sink puts are counted now, not while their calls were answered (see Latency).
+            for put in self._puts:
+                body = put.pop("_body", None)
+                if body is not None:
+                    events = parse_json_object(body).get("logEvents")
+                    events = events if isinstance(events, list) else []
+                    put["events"], put["bytes"] = len(events), batch_size(events)
             violations, puts, calls = list(self._violations), list(self._puts), list(self._calls)
         calls.sort(key=lambda call: call[0])
         if target is not None:
@@ -1064,6 +1100,7 @@ class Latency:
     jitter_ms: float = 0.0
     target: str | None = None  # an operation name or full X-Amz-Target; None: every operation
     log_group: str | None = None  # only calls about this group (as for faults)
+    sink: bool = False  # PutLogEvents answered without moto or checks (benches; see the doc)
 
     @classmethod
     def from_json(cls, spec: dict[str, Any]) -> "Latency":
@@ -1081,14 +1118,19 @@ class Latency:
             raise ValueError("target must be an operation name")
         if group is not None and not isinstance(group, str):
             raise ValueError("logGroupName must be a string")
-        unknown = set(spec) - {"baseMs", "perMbMs", "jitterMs", "target", "logGroupName"}
+        unknown = set(spec) - {"baseMs", "perMbMs", "jitterMs", "target", "logGroupName", "sink"}
         if unknown:
             raise ValueError(f"unknown fields {sorted(unknown)}")
-        return cls(number("baseMs", 0), number("perMbMs", 0), number("jitterMs", 0), target, group)
+        sink = spec.get("sink", False)
+        if not isinstance(sink, bool):
+            raise ValueError("sink must be true or false")
+        if sink and (target is None or not target_matches(target, PUT_LOG_EVENTS) or group is None):
+            raise ValueError("sink is for a PutLogEvents rule with a logGroupName")
+        return cls(number("baseMs", 0), number("perMbMs", 0), number("jitterMs", 0), target, group, sink)
 
     def to_json(self) -> dict[str, Any]:
         return {"baseMs": self.base_ms, "perMbMs": self.per_mb_ms, "jitterMs": self.jitter_ms,
-                "target": self.target, "logGroupName": self.log_group}
+                "target": self.target, "logGroupName": self.log_group, "sink": self.sink}
 
     def applies(self, target: str, request: dict[str, Any]) -> bool:
         return (self.target is None or target_matches(self.target, target)) and (
@@ -1118,6 +1160,12 @@ class LatencyModel:
     def describe(self) -> list[dict[str, Any]]:
         with self._lock:
             return [r.to_json() for r in self._rules]
+
+    def sink(self, target: str, names: dict[str, Any]) -> Latency | None:
+        """The sink rule for a PutLogEvents whose group and stream are `names`, if one is set."""
+        with self._lock:
+            rule = next((r for r in self._rules if r.applies(target, names)), None)
+        return rule if rule is not None and rule.sink else None
 
     def wait(self, target: str, request: dict[str, Any], body_bytes: int) -> None:
         """Sleep the call's modelled round trip, outside every lock: calls overlap as in AWS."""
@@ -1172,6 +1220,20 @@ class StrictLogs:
         """An AWS JSON API call: scripted fault, else emulation or strictness checks, else moto.
         Every call is recorded (`calls`), every PutLogEvents also in `putLogEvents`."""
         arrival = self.stats.arrival()
+        arrived_ms = time.monotonic() * 1000
+        if target == PUT_LOG_EVENTS:
+            names = put_names(body)
+            sink = self.latency.sink(target, names) if names else None
+            if sink is not None:
+                time.sleep(sink.seconds(len(body)))
+                put = {**names, "events": None, "bytes": None, "status": 200, "errorType": None,
+                       "rejectedLogEventsInfo": None, "_body": body}
+                self.stats.record_put(put)
+                self.stats.record_call(arrival, target, {
+                    "target": operation(target), "request": names, "status": 200, "errorType": None,
+                    "faulted": False, "sink": True, "arrivedMs": round(arrived_ms, 3),
+                    "answeredMs": round(time.monotonic() * 1000, 3)})
+                return aws_answer(start_response, {})
         request = parse_json_object(body)
         log_group = request.get("logGroupName") if isinstance(request.get("logGroupName"), str) else None
         is_put = target == PUT_LOG_EVENTS
@@ -1189,6 +1251,8 @@ class StrictLogs:
                 "status": status,
                 "errorType": error_type,
                 "faulted": faulted,
+                "arrivedMs": round(arrived_ms, 3),
+                "answeredMs": round(time.monotonic() * 1000, 3),
             }
             if target == START_QUERY and status == 200:
                 call["queryId"] = query_id

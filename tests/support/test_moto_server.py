@@ -1001,6 +1001,11 @@ def test_latency_is_per_call_scoped_and_overlaps(endpoint: str, logs: Any, group
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
             list(pool.map(lambda i: put(logs, group, at_now([f"c{i}"])), range(4)))
         assert clock.monotonic() - started < 1.0
+        # ... and their call records say so: each arrived before the others were answered.
+        calls = stats(endpoint, group)["calls"][-4:]
+        assert [c["target"] for c in calls] == ["PutLogEvents"] * 4
+        assert max(c["arrivedMs"] for c in calls) < min(c["answeredMs"] for c in calls), calls
+        assert all(c["answeredMs"] - c["arrivedMs"] >= 300 for c in calls), calls
         # Another group, or another operation, is not delayed.
         started = clock.monotonic()
         logs.describe_log_streams(logGroupName=group)
@@ -1012,4 +1017,37 @@ def test_latency_is_per_call_scoped_and_overlaps(endpoint: str, logs: Any, group
     assert clock.monotonic() - started < 0.3
     assert http(endpoint, "/_logship/latency")[1] == {"latency": []}
     for bad in ({}, {"baseMs": -1}, {"baseMs": "30"}, {"baseMs": 1, "speed": 2}, {"baseMs": 1, "target": 3}):
+        assert latency(endpoint, bad)[0] == 400, bad
+
+
+def test_a_sink_answers_puts_after_the_round_trip_without_moto_and_counts_them_later(
+    endpoint: str, logs: Any
+) -> None:
+    import time as clock
+
+    group = f"/test/sink-{uuid.uuid4().hex[:12]}"  # never created: a sink does not look
+    rule = {"baseMs": 200, "target": "PutLogEvents", "logGroupName": group, "sink": True}
+    status, document = latency(endpoint, rule)
+    assert status == 200 and document["latency"][-1]["sink"] is True
+    started = clock.monotonic()
+    events = at_now(["é" * 10, "b"])
+    logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=events)
+    assert clock.monotonic() - started >= 0.2
+    got = stats(endpoint, group)
+    assert got["putLogEvents"] == [
+        {"logGroupName": group, "logStreamName": "s", "events": 2, "bytes": 20 + 26 + 1 + 26,
+         "status": 200, "errorType": None, "rejectedLogEventsInfo": None}
+    ]
+    (call,) = got["calls"]
+    assert call["sink"] is True and call["request"] == {"logGroupName": group, "logStreamName": "s"}
+    # Nothing stored: the group does not exist in moto.
+    assert error_of(lambda: logs.get_log_events(logGroupName=group, logStreamName="s"))[1] == (
+        "ResourceNotFoundException"
+    )
+    for bad in (
+        {"baseMs": 1, "sink": True},  # no target, no group
+        {"baseMs": 1, "target": "PutLogEvents", "sink": True},  # no group
+        {"baseMs": 1, "target": "CreateLogStream", "logGroupName": group, "sink": True},
+        {"baseMs": 1, "target": "PutLogEvents", "logGroupName": group, "sink": "yes"},
+    ):
         assert latency(endpoint, bad)[0] == 400, bad
