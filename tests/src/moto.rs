@@ -184,7 +184,8 @@ impl Moto {
     /// The API calls the emulator answered, in arrival order (`GET
     /// /_logship/stats[?target=..][&logGroupName=..]`, its `calls`): each `{"target":
     /// "StopQuery", "request": {..the JSON request body..}, "status": 200, "errorType": null,
-    /// "faulted": false}`, a PutLogEvents `request` with `"logEvents"` replaced by its count, and
+    /// "faulted": false, "arrivedMs": .., "answeredMs": ..}` (see [`most_in_flight`]), a
+    /// PutLogEvents `request` with `"logEvents"` replaced by its count, and
     /// `faulted` true when a scripted fault shaped the answer. `target` keeps one operation
     /// (`StopQuery`, or a full X-Amz-Target); `log_group` keeps the calls whose `logGroupName`
     /// is it or whose `logGroupNames` / `logGroupIdentifiers` hold it (so not GetQueryResults or
@@ -248,6 +249,31 @@ impl Moto {
         );
         serde_json::from_str(&body)
             .unwrap_or_else(|e| panic!("POST /_logship/faults: not JSON ({e}): {body}"))
+    }
+
+    /// Adds a modelled round trip (`POST /_logship/latency`), e.g. `{"baseMs": 30, "perMbMs":
+    /// 10, "target": "PutLogEvents", "logGroupName": G}`: each matching call is answered after
+    /// 30 ms + 10 ms per MB of its body, concurrent calls overlapping as in AWS. Always scope it
+    /// to a group only your test writes: the server is shared, and rules are never removed
+    /// (removing them all would take another test's away).
+    pub async fn latency(&self, spec: Value) {
+        assert!(
+            spec.get("logGroupName").is_some_and(Value::is_string),
+            "scope a latency rule to a group of your own: {spec}"
+        );
+        let reply = http::request(
+            &self.endpoint,
+            Method::POST,
+            "/_logship/latency",
+            spec.to_string().as_bytes(),
+        )
+        .await;
+        assert!(
+            reply.status.is_success(),
+            "POST /_logship/latency {spec}: {}: {}",
+            reply.status,
+            String::from_utf8_lossy(&reply.body)
+        );
     }
 
     /// Puts `(timestamp, message)` events into `group`/`stream` (which must exist), sorted and
@@ -549,6 +575,15 @@ mod tests {
             .await
             .into_iter()
             .filter(|c| c["request"]["queryId"] == query_id.as_str())
+            .map(|mut c| {
+                // When it arrived and was answered: in order, then set aside.
+                let (arrived, answered) = (c["arrivedMs"].as_f64(), c["answeredMs"].as_f64());
+                assert!(arrived.is_some() && arrived <= answered, "{c}");
+                let times = c.as_object_mut().unwrap();
+                times.remove("arrivedMs");
+                times.remove("answeredMs");
+                c
+            })
             .collect();
         assert_eq!(
             stops,
@@ -587,4 +622,26 @@ mod tests {
         drop(moto);
         assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
     }
+}
+
+/// The most calls in flight at once among `calls` (records of [`Moto::calls`], with their
+/// `arrivedMs` and `answeredMs`): a call answered exactly when another arrives does not overlap
+/// it.
+pub fn most_in_flight(calls: &[Value]) -> usize {
+    let ms = |c: &Value, k: &str| {
+        c[k].as_f64()
+            .unwrap_or_else(|| panic!("a call record without {k}: {c}"))
+    };
+    // +1 at arrival, -1 at answer; answers first among equal times.
+    let mut edges: Vec<(f64, i32)> = calls
+        .iter()
+        .flat_map(|c| [(ms(c, "arrivedMs"), 1), (ms(c, "answeredMs"), -1)])
+        .collect();
+    edges.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, d) in edges {
+        now += d;
+        most = most.max(now);
+    }
+    most as usize
 }

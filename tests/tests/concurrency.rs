@@ -1,0 +1,249 @@
+//! The writer at the service's real latency: requests of one stream and of many in flight
+//! together under one bound (`WRITE_CONCURRENCY`), fewer while the service throttles, a missing
+//! group or stream created once. Through the real SDK, against the emulator with its latency
+//! model (`Moto::latency`): each test's PutLogEvents take a modelled round trip, so requests
+//! that are sent together are seen in flight together (the front records when each call
+//! arrived and when it was answered). No test here times anything: they count calls and what
+//! overlapped, and that every event was written exactly once.
+
+use std::time::Duration;
+
+use logship::batch::LogEvent;
+use logship::retry::{Backoff, Deadline};
+use logship::writer::{StreamBatch, WriteContext, WriteReport, Writer, WriterOptions};
+use logship_tests::moto::most_in_flight;
+use logship_tests::payloads::now_ms;
+use logship_tests::{Moto, read_all, unique};
+use serde_json::json;
+
+async fn writer(concurrency: usize) -> Writer {
+    let options = WriterOptions {
+        write_concurrency: concurrency,
+        ..WriterOptions::default()
+    };
+    Writer::new(Moto::shared().client().await, options).with_backoff(Backoff {
+        base: Duration::from_millis(20),
+        cap: Duration::from_millis(100),
+    })
+}
+
+fn ctx() -> WriteContext {
+    WriteContext {
+        now_ms: now_ms(),
+        deadline: Deadline::after(Duration::from_secs(60)),
+    }
+}
+
+/// `n` events of 1,000 bytes (1,026 as the quota counts them: 1,022 fill a request), one
+/// millisecond apart, each naming its index.
+fn events(n: usize, origin: u32) -> Vec<LogEvent> {
+    let start = now_ms() - n as i64;
+    (0..n)
+        .map(|i| LogEvent {
+            timestamp: start + i as i64,
+            message: format!("event {i:06} {}", "x".repeat(987)).into(),
+            origin,
+        })
+        .collect()
+}
+
+fn batch(group: &str, stream: &str, events: Vec<LogEvent>) -> StreamBatch {
+    StreamBatch {
+        group: group.into(),
+        stream: stream.into(),
+        events,
+        source_tags: None,
+    }
+}
+
+async fn puts(group: &str) -> Vec<serde_json::Value> {
+    Moto::shared()
+        .calls(Some("PutLogEvents"), Some(group))
+        .await
+}
+
+/// Every event read back once, in order.
+async fn assert_read_back(group: &str, stream: &str, n: usize) {
+    let got = read_all(&Moto::shared().client().await, group, stream).await;
+    assert_eq!(got.len(), n, "{group}/{stream}");
+    for (i, (_, m)) in got.iter().enumerate() {
+        assert!(
+            m.starts_with(&format!("event {i:06} ")),
+            "event {i} is {m:.20}"
+        );
+    }
+}
+
+fn assert_all_written(r: &WriteReport, n: u64) {
+    assert_eq!(
+        (r.written, r.failed, r.rejected.total(), r.error.as_ref()),
+        (n, 0, 0, None),
+        "{r:#?}"
+    );
+}
+
+#[tokio::test]
+async fn one_streams_requests_are_in_flight_together() {
+    let moto = Moto::shared();
+    let group = unique("/logship/concurrency/one-stream");
+    moto.create(&group, &["s"]).await;
+    moto.latency(json!({"baseMs": 150, "target": "PutLogEvents", "logGroupName": group}))
+        .await;
+    // 6,000 events of 1,000 bytes: 6 requests of at most 1 MiB.
+    let w = writer(8).await;
+    let report = w
+        .write_all(vec![batch(&group, "s", events(6_000, 0))], ctx())
+        .await;
+    assert_all_written(&report, 6_000);
+    let calls = puts(&group).await;
+    assert_eq!(calls.len(), 6, "{calls:?}");
+    assert_eq!(report.requests, 6);
+    assert_eq!(
+        most_in_flight(&calls),
+        6,
+        "all six requests of the stream in flight at once"
+    );
+    assert_read_back(&group, "s", 6_000).await;
+    moto.assert_no_violations(&group).await;
+}
+
+#[tokio::test]
+async fn write_concurrency_bounds_every_request_of_a_write_across_streams() {
+    let moto = Moto::shared();
+    for (limit, group) in [
+        (3, unique("/logship/concurrency/bound-3")),
+        (8, unique("/logship/concurrency/bound-8")),
+    ] {
+        let streams: Vec<String> = (0..12).map(|i| format!("s{i:02}")).collect();
+        let names: Vec<&str> = streams.iter().map(String::as_str).collect();
+        moto.create(&group, &names).await;
+        moto.latency(json!({"baseMs": 60, "target": "PutLogEvents", "logGroupName": group}))
+            .await;
+        // 12 streams of 2 requests each (2,000 events of 1,000 bytes): 24 requests.
+        let batches = streams
+            .iter()
+            .enumerate()
+            .map(|(i, s)| batch(&group, s, events(2_000, i as u32)))
+            .collect();
+        let w = writer(limit).await;
+        let report = w.write_all(batches, ctx()).await;
+        assert_all_written(&report, 12 * 2_000);
+        let calls = puts(&group).await;
+        assert_eq!(calls.len(), 24);
+        assert_eq!(
+            most_in_flight(&calls),
+            limit,
+            "WRITE_CONCURRENCY {limit}: never more in flight, and reached"
+        );
+        for s in &streams {
+            assert_read_back(&group, s, 2_000).await;
+        }
+        moto.assert_no_violations(&group).await;
+    }
+}
+
+#[tokio::test]
+async fn a_missing_group_and_its_streams_are_each_created_once() {
+    let moto = Moto::shared();
+    let group = unique("/logship/concurrency/create-once");
+    moto.latency(json!({"baseMs": 80, "target": "PutLogEvents", "logGroupName": group}))
+        .await;
+    // Three streams of a group that does not exist, 4 requests each (4,000 events of 1,000
+    // bytes): 12 requests, 8 of them sent at once to meet ResourceNotFound.
+    let batches = (0..3)
+        .map(|i| batch(&group, &format!("s{i}"), events(4_000, i)))
+        .collect();
+    let w = writer(8).await;
+    let report = w.write_all(batches, ctx()).await;
+    assert_all_written(&report, 3 * 4_000);
+    assert_eq!((report.created_groups, report.created_streams), (1, 3));
+    let creates = |op: &'static str| {
+        let group = group.clone();
+        async move { moto.calls(Some(op), Some(&group)).await }
+    };
+    let groups = creates("CreateLogGroup").await;
+    assert_eq!(groups.len(), 1, "CreateLogGroup once: {groups:?}");
+    let streams = creates("CreateLogStream").await;
+    // Each stream: the first CreateLogStream meets the missing group, the second creates it.
+    for s in ["s0", "s1", "s2"] {
+        let mine: Vec<_> = streams
+            .iter()
+            .filter(|c| c["request"]["logStreamName"] == s)
+            .collect();
+        assert!(
+            (1..=2).contains(&mine.len()),
+            "CreateLogStream {s} once (after one ResourceNotFound for the group at most): {mine:?}"
+        );
+        assert_eq!(mine.last().unwrap()["status"], 200, "{mine:?}");
+    }
+    let calls = puts(&group).await;
+    let missing = calls
+        .iter()
+        .filter(|c| c["errorType"] == "ResourceNotFoundException")
+        .count();
+    assert!(missing >= 3, "each stream met ResourceNotFound: {calls:?}");
+    assert_eq!(
+        calls.len() - missing,
+        12,
+        "then each request was sent once more"
+    );
+    for s in ["s0", "s1", "s2"] {
+        assert_read_back(&group, s, 4_000).await;
+    }
+    moto.assert_no_violations(&group).await;
+}
+
+#[tokio::test]
+async fn throttling_halves_the_requests_in_flight_and_every_event_is_still_written_once() {
+    let moto = Moto::shared();
+    let group = unique("/logship/concurrency/throttled");
+    moto.create(&group, &["s"]).await;
+    moto.latency(json!({"baseMs": 60, "target": "PutLogEvents", "logGroupName": group}))
+        .await;
+    // The first 8 requests, sent together, are throttled together: one burst, one halving.
+    moto.fault(
+        json!({"target": "PutLogEvents", "logGroupName": group, "count": 8,
+                      "errorType": "ThrottlingException"}),
+    )
+    .await;
+    // 12,000 events of 1,000 bytes: 12 requests.
+    let w = writer(8).await;
+    let report = w
+        .write_all(vec![batch(&group, "s", events(12_000, 0))], ctx())
+        .await;
+    assert_all_written(&report, 12_000);
+    assert_eq!(report.throttles, 8);
+    assert_eq!(report.requests, 12);
+    assert_eq!(
+        w.concurrency().lowest(),
+        4,
+        "one burst of throttling halves the limit once"
+    );
+    let calls = puts(&group).await;
+    let throttled: Vec<_> = calls.iter().filter(|c| c["faulted"] == true).collect();
+    assert_eq!(throttled.len(), 8);
+    // After the burst, fewer in flight: 4, growing by one after 4 successes and by one more
+    // after 5 (12 successes in all): never more than 6 of the requests that arrived after the
+    // last throttling answer overlapped.
+    let last_throttle = throttled
+        .iter()
+        .map(|c| c["answeredMs"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    let after: Vec<_> = calls
+        .iter()
+        .filter(|c| c["arrivedMs"].as_f64().unwrap() > last_throttle)
+        .cloned()
+        .collect();
+    assert_eq!(
+        after.len(),
+        12,
+        "every request sent again, or for the first time"
+    );
+    let most = most_in_flight(&after);
+    assert!(
+        (4..=6).contains(&most),
+        "4 to 6 in flight after the halving: {most}"
+    );
+    assert_read_back(&group, "s", 12_000).await;
+    moto.assert_no_violations(&group).await;
+}
