@@ -44,10 +44,19 @@ export BUDGET_ARM64_BYTES=$((8 * 1024 * 1024))  # each stripped arm64 bootstrap
 # issue 13: the pipeline with REDACT=all on the bench payloads, MB/s of decompressed JSON ...
 export BUDGET_REDACT_MBPS=400
 export BUDGET_REDACT_VS_PYTHON=10     # ... and this many times Python's pipeline + redact ip,email
+# issue 16: shipping at the service's latency (the emulator's latency model, BENCH_LATENCY_BASE_MS
+# 30 + BENCH_LATENCY_PER_MB_MS 10 per MB, as a sink), the 1 MB direct delivery and the 12-stream
+# Kinesis batch: the waiting part of the billed duration (modelled - local) ...
+export BUDGET_WAIT_ROUND_TRIPS=2        # ... at most this many full-request round trips
+export BUDGET_BILLED_VS_PYTHON=5        # ... and this many times less billed time than boto3
 export BUDGET_REDACT_CLEAN_COST_PCT=25  # REDACT=all on payloads with nothing to redact: at most
                                         # this much slower than the pipeline without it
 
 export ROUNDS=${ROUNDS:-5} RECORDS=${RECORDS:-4} COLD_RUNS=${COLD_RUNS:-5} PAIRS=${PAIRS:-5}
+export LATENCY_ROUNDS=${LATENCY_ROUNDS:-7}
+# Lambda arm64 prices (us-east-1, first tier; check the Lambda pricing page for yours) for the
+# cost per GB shipped.
+export PRICE_GB_SECOND=${PRICE_GB_SECOND:-0.0000133334} PRICE_PER_REQUEST=${PRICE_PER_REQUEST:-0.0000002}
 # Criterion ids (group/function) of the full pipeline and of the gunzip-only floor.
 export PIPELINE_ID=${PIPELINE_ID:-'pipeline(/full|/receiver)?$|/pipeline$|full'}
 export FLOOR_ID=${FLOOR_ID:-'gunzip|inflate'}
@@ -123,6 +132,11 @@ step python-firehose python3 bench/python_firehose.py "$PAYLOADS" "$ROUNDS" "$RE
 
 LOGSHIP_BIN_DIR=target/release step measure target/release/examples/measure all \
     --runs "$COLD_RUNS" --rounds "$ROUNDS" --records "$RECORDS"
+
+# Waiting at the service's latency: the receiver and the boto3 reference (bench/python_writer.py)
+# as functions under the Runtime API, each case with the latency model and (the receiver) without.
+LOGSHIP_BIN_DIR=target/release step latency target/release/examples/measure latency python-latency \
+    --rounds "$LATENCY_ROUNDS"
 
 # ---- alternating pairs: the budgets' figures ---------------------------------------------------
 # Other load on a shared VM slows any one phase by up to ±40 %, so a ratio of one Python run to
@@ -366,6 +380,50 @@ else:
     if rust_fw and py_fi:
         row("  vs Python in-process (no Runtime API), best",
             f"{rust_fw:.1f} MB/s (wall) = {rust_fw / py_fi:.1f}x python {py_fi:.1f} MB/s (of {n_pfi})")
+
+# latency: "name value unit" of `measure latency python-latency`
+lat = {}
+for line in read("latency").splitlines():
+    parts = line.split()
+    if len(parts) == 3:
+        try:
+            lat[parts[0]] = float(parts[1])
+        except ValueError:
+            pass
+rtt = lat.get("latency.round_trip_ms")
+wait_budget = f"<= {env['BUDGET_WAIT_ROUND_TRIPS']} round trips"
+vs_budget = f">= {env['BUDGET_BILLED_VS_PYTHON']}x less billed than boto3"
+for case, label, budgeted in (("direct_1mb", "1 MB direct delivery", True),
+                              ("direct_1mb_envelope", "1 MB direct delivery, envelope", False),
+                              ("kinesis_12", "Kinesis batch of 12 streams", True)):
+    g = lambda k: lat.get(f"latency.{case}.{k}")
+    billed, local, py = g("modelled.billed_ms"), g("local.billed_ms"), lat.get(f"python_latency.{case}.modelled.billed_ms")
+    if rtt is None or billed is None or local is None:
+        missing(f"waiting at latency, {label}", wait_budget if budgeted else "", "no latency output")
+        continue
+    wait = billed - local
+    row(f"waiting at latency, {label}",
+        f"{wait:.1f} ms = {wait / rtt:.2f} round trips of {rtt:.1f} ms (billed {billed:.1f} ms, "
+        f"{local:.1f} ms with a free network; {g('modelled.requests'):.0f} requests)",
+        wait_budget if budgeted else "", (wait <= float(env["BUDGET_WAIT_ROUND_TRIPS"]) * rtt) if budgeted else None)
+    if py is None:
+        missing(f"  billed vs boto3, {label}", vs_budget if budgeted else "", "no python-latency output")
+    else:
+        row(f"  billed vs boto3, {label}", f"{billed:.1f} ms vs {py:.1f} ms = {py / billed:.1f}x less",
+            vs_budget if budgeted else "", (py >= float(env["BUDGET_BILLED_VS_PYTHON"]) * billed) if budgeted else None)
+    # Cost per GB shipped (bytes as the quota counts them) at 128/256/512 MB: the time off the
+    # CPU as measured, the CPU time scaled to the function's share of a vCPU (a full one at
+    # 1,769 MB, Lambda's documented proportion), GB-seconds at the arm64 price plus the request.
+    def cost(prefix, mem):
+        b, cpu, size = (lat.get(f"{prefix}.{case}.modelled.{k}") for k in ("billed_ms", "cpu_ms", "bytes"))
+        if None in (b, cpu, size) or size == 0:
+            return None
+        seconds = (max(b - cpu, 0) + cpu * max(1.0, 1769 / mem)) / 1000
+        per_call = mem / 1024 * seconds * float(env["PRICE_GB_SECOND"]) + float(env["PRICE_PER_REQUEST"])
+        return per_call * 1e9 / size
+    costs = [(mem, cost("latency", mem), cost("python_latency", mem)) for mem in (128, 256, 512)]
+    row(f"  cost per GB shipped, {label}",
+        ", ".join(f"{mem} MB ${r:.4f}" + (f" (boto3 ${p:.4f})" if p else "") for mem, r, p in costs if r))
 
 for fn in ("subscription-receiver", "log-writer", "insights-reporter", "subscription-receiver-target-role"):
     med = fig.get(f"cold_start.{fn}.median")

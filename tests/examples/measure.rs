@@ -34,6 +34,20 @@
 //! - **python-firehose**: the same, figures named `python_firehose.*`, with the function being
 //!   `bench/python_firehose.py --lambda` (`python3` from `PATH`): the Python implementation of
 //!   the transformation as a Python Lambda runs it, timed by the same harness in the same way.
+//! - **latency**: shipping at the service's real latency. The emulator's latency model answers
+//!   each PutLogEvents of the run's group after `BENCH_LATENCY_BASE_MS` (30) + `BENCH_LATENCY_PER_MB_MS`
+//!   (10) per MB of its body, concurrent calls overlapping, as a sink (answered without moto,
+//!   whose work, one call at a time, would be timed as waiting; the tests check what is
+//!   written, the bench how long it takes); the `subscription-receiver` ships
+//!   `direct_1mb` (the ~1 MB direct delivery of `rss`), the same with `MESSAGE_FORMAT=envelope`,
+//!   and `kinesis_12` (a Kinesis batch of 12 records from 12 source streams, the first 12 of
+//!   `target/bench-payloads`). Each case: one warm-up invocation, then
+//!   `--rounds` timed ones; the median billed duration (event handed out on `/next` → answer
+//!   received), the function's CPU time per invocation, and the requests and bytes the emulator
+//!   accepted. Then each case again with a round trip of 0 (`.local`): what the delivery costs
+//!   when the network is free. Figures `latency.<case>.{modelled,local}.*`.
+//! - **python-latency**: the same cases with the latency model, the function being
+//!   `bench/python_writer.py --lambda` (boto3, one request after another): `python_latency.*`.
 //! - **sizes**: bytes of `target/lambda-arm64/<fn>/bootstrap` (`make build-arm64`) when present,
 //!   and of the binaries in `LOGSHIP_BIN_DIR` (`target/release`).
 
@@ -81,7 +95,8 @@ fn options() -> Options {
             "--runs" => o.runs = number("--runs"),
             "--rounds" => o.rounds = number("--rounds"),
             "--records" => o.records = number("--records"),
-            "cold-start" | "rss" | "firehose" | "python-firehose" | "sizes" => o.what.push(a),
+            "cold-start" | "rss" | "firehose" | "python-firehose" | "sizes" | "latency"
+            | "python-latency" => o.what.push(a),
             "all" => o.what.extend(
                 ["sizes", "cold-start", "rss", "firehose"]
                     .iter()
@@ -106,7 +121,7 @@ fn usage(problem: &str) -> ! {
         eprintln!("measure: {problem}");
     }
     eprintln!(
-        "usage: measure [cold-start|rss|firehose|python-firehose|sizes|all]... [--runs N] [--rounds N] [--records N]\n\
+        "usage: measure [cold-start|rss|firehose|python-firehose|latency|python-latency|sizes|all]... [--runs N] [--rounds N] [--records N]\n\
          (LOGSHIP_BIN_DIR=target/release, built by `cargo build --release --bins`)"
     );
     std::process::exit(2)
@@ -162,6 +177,8 @@ async fn run(o: Options) {
             "rss" => rss().await,
             "firehose" => firehose(Runner::Rust, o.rounds, o.records).await,
             "python-firehose" => firehose(Runner::Python, o.rounds, o.records).await,
+            "latency" => latency(Runner::Rust, o.rounds).await,
+            "python-latency" => latency(Runner::Python, o.rounds).await,
             _ => unreachable!(),
         }
     }
@@ -501,20 +518,27 @@ enum Runner {
     Python,
 }
 
-async fn firehose(runner: Runner, rounds: usize, per_event: usize) {
+/// The payloads of `target/bench-payloads` (base64), made by `bench/gen_payloads.py` (20 ×
+/// 2,000 events) if missing or older than the generator.
+fn bench_payloads() -> Vec<String> {
     let dir = logship_tests::workspace_root().join("target/bench-payloads");
-    let mut datas = if dir.is_dir() && !outdated(&dir) {
+    let datas = if dir.is_dir() && !outdated(&dir) {
         read_payloads(&dir)
     } else {
         Vec::new()
     };
-    if datas.is_empty() {
-        note(
-            "target/bench-payloads is missing, empty or older than bench/gen_payloads.py: \
-             generating 20 payloads × 2000 events",
-        );
-        datas = generate(&dir, 20, 2_000);
+    if !datas.is_empty() {
+        return datas;
     }
+    note(
+        "target/bench-payloads is missing, empty or older than bench/gen_payloads.py: \
+         generating 20 payloads × 2000 events",
+    );
+    generate(&dir, 20, 2_000)
+}
+
+async fn firehose(runner: Runner, rounds: usize, per_event: usize) {
+    let datas = bench_payloads();
     let decompressed: usize = datas
         .iter()
         .map(|d| payloads::gunzip(&payloads::unb64(d)).len())
@@ -685,6 +709,133 @@ fn check_ndjson(data: &str, answer: &Value) {
             .find(|(_, (g, w))| g != w)
             .unwrap_or((0, ("(lengths differ)", "")));
         panic!("the Firehose answer is not the expected NDJSON; line {n}:\n got {g}\nwant {w}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shipping at the service's latency
+
+/// `name`'s value in the environment, else `default`.
+fn env_f64(name: &str, default: f64) -> f64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The function a latency case runs in: the release receiver, or the Python reference writer.
+fn spawn_writer(runner: Runner, api: &RuntimeApi, env: &[(&str, &str)]) -> LambdaProcess {
+    match runner {
+        Runner::Rust => LambdaProcess::spawn("subscription-receiver", &api.address(), env),
+        Runner::Python => {
+            let script = logship_tests::workspace_root().join("bench/python_writer.py");
+            let script = script.to_str().expect("a UTF-8 path");
+            LambdaProcess::spawn_command(
+                Path::new("python3"),
+                &[script, "--lambda"],
+                "python-writer",
+                &api.address(),
+                env,
+            )
+        }
+    }
+}
+
+async fn latency(runner: Runner, rounds: usize) {
+    let base_ms = env_f64("BENCH_LATENCY_BASE_MS", 30.0);
+    let per_mb_ms = env_f64("BENCH_LATENCY_PER_MB_MS", 10.0);
+    let prefix = match runner {
+        Runner::Rust => "latency",
+        Runner::Python => "python_latency",
+    };
+    // A full request's round trip: the unit the waiting budget counts in.
+    figure(
+        &format!("{prefix}.round_trip_ms"),
+        format!("{:.1}", base_ms + per_mb_ms * 1_048_576.0 / 1e6),
+        "ms",
+    );
+    let (direct, _) = rss_event();
+    let datas = bench_payloads();
+    assert!(datas.len() >= 12, "12 bench payloads");
+    let kinesis = payloads::kinesis(&datas[..12]);
+    let moto = Moto::shared();
+    let cases = [
+        ("direct_1mb", &direct, "raw"),
+        ("direct_1mb_envelope", &direct, "envelope"),
+        ("kinesis_12", &kinesis, "raw"),
+    ];
+    // Python runs with the model only: the comparison is at the same latency.
+    let modes: &[bool] = match runner {
+        Runner::Rust => &[true, false],
+        Runner::Python => &[true],
+    };
+    for (case, event, format) in cases {
+        for &modelled in modes {
+            let group = unique(&format!("/logship/bench/latency/{case}"));
+            // A sink: the emulator answers after the round trip without doing moto's work,
+            // which it does one call at a time and would be timed as waiting.
+            let (base, per_mb) = if modelled {
+                (base_ms, per_mb_ms)
+            } else {
+                (0.0, 0.0)
+            };
+            moto.latency(json!({"baseMs": base, "perMbMs": per_mb, "sink": true,
+                                "target": "PutLogEvents", "logGroupName": group}))
+                .await;
+            let api = RuntimeApi::start_named("subscription-receiver").await;
+            let process = spawn_writer(
+                runner,
+                &api,
+                &[
+                    ("AWS_ENDPOINT_URL", moto.endpoint()),
+                    ("TARGET_LOG_GROUP", &group),
+                    ("MESSAGE_FORMAT", format),
+                ],
+            );
+            wait_for_init(&api, &process).await;
+            let body: bytes::Bytes = serde_json::to_vec(event).unwrap().into();
+            let invoke = async || match api.invoke_bytes(body.clone(), TIMEOUT).await {
+                Invocation::Error {
+                    error_type,
+                    error_message,
+                } => panic!("{prefix} {case}: {error_type}: {error_message}"),
+                answer => drop(answer.response_bytes()),
+            };
+            // One warm-up invocation (connections made, buffers grown).
+            invoke().await;
+            let cpu_before = cpu_seconds(process.pid());
+            let from = api.durations().len();
+            for _ in 0..rounds {
+                invoke().await;
+            }
+            let cpu_ms = (cpu_seconds(process.pid()) - cpu_before) * 1e3 / rounds as f64;
+            let mut billed: Vec<f64> = api.durations()[from..]
+                .iter()
+                .map(|d| d.as_secs_f64() * 1e3)
+                .collect();
+            billed.sort_by(f64::total_cmp);
+            let puts = moto.stats(Some(&group)).await["putLogEvents"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let ok: Vec<&Value> = puts.iter().filter(|p| p["status"] == 200).collect();
+            let per = |field: &str| {
+                ok.iter().filter_map(|p| p[field].as_u64()).sum::<u64>() / (rounds as u64 + 1)
+            };
+            let mode = if modelled { "modelled" } else { "local" };
+            let name = |f: &str| format!("{prefix}.{case}.{mode}.{f}");
+            figure(&name("billed_ms"), format!("{:.1}", median(&billed)), "ms");
+            figure(&name("cpu_ms"), format!("{cpu_ms:.1}"), "ms");
+            figure(
+                &name("requests"),
+                ok.len() as u64 / (rounds as u64 + 1),
+                "requests",
+            );
+            figure(&name("bytes"), per("bytes"), "bytes");
+            figure(&name("events"), per("events"), "events");
+            drop(process);
+            drop(api);
+        }
     }
 }
 

@@ -430,6 +430,28 @@ pub async fn read_all(client: &Client, group: &str, stream: &str) -> Vec<(i64, S
     panic!("GetLogEvents {group} / {stream}: still paging after 10,000 pages");
 }
 
+/// The most calls in flight at once among `calls` (records of [`Moto::calls`], with their
+/// `arrivedMs` and `answeredMs`): a call answered exactly when another arrives does not overlap
+/// it.
+pub fn most_in_flight(calls: &[Value]) -> usize {
+    let ms = |c: &Value, k: &str| {
+        c[k].as_f64()
+            .unwrap_or_else(|| panic!("a call record without {k}: {c}"))
+    };
+    // +1 at arrival, -1 at answer; answers first among equal times.
+    let mut edges: Vec<(f64, i32)> = calls
+        .iter()
+        .flat_map(|c| [(ms(c, "arrivedMs"), 1), (ms(c, "answeredMs"), -1)])
+        .collect();
+    edges.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, d) in edges {
+        now += d;
+        most = most.max(now);
+    }
+    most as usize
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -622,26 +644,4 @@ mod tests {
         drop(moto);
         assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
     }
-}
-
-/// The most calls in flight at once among `calls` (records of [`Moto::calls`], with their
-/// `arrivedMs` and `answeredMs`): a call answered exactly when another arrives does not overlap
-/// it.
-pub fn most_in_flight(calls: &[Value]) -> usize {
-    let ms = |c: &Value, k: &str| {
-        c[k].as_f64()
-            .unwrap_or_else(|| panic!("a call record without {k}: {c}"))
-    };
-    // +1 at arrival, -1 at answer; answers first among equal times.
-    let mut edges: Vec<(f64, i32)> = calls
-        .iter()
-        .flat_map(|c| [(ms(c, "arrivedMs"), 1), (ms(c, "answeredMs"), -1)])
-        .collect();
-    edges.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let (mut now, mut most) = (0i32, 0i32);
-    for (_, d) in edges {
-        now += d;
-        most = most.max(now);
-    }
-    most as usize
 }
