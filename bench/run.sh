@@ -423,7 +423,7 @@ for case, label, budgeted in (("direct_1mb", "1 MB direct delivery", True),
         return per_call * 1e9 / size
     costs = [(mem, cost("latency", mem), cost("python_latency", mem)) for mem in (128, 256, 512)]
     row(f"  cost per GB shipped, {label}",
-        ", ".join(f"{mem} MB ${r:.4f}" + (f" (boto3 ${p:.4f})" if p else "") for mem, r, p in costs if r))
+        ", ".join(f"{mem} MB ${r:.5f}" + (f" (boto3 ${p:.5f})" if p else "") for mem, r, p in costs if r))
 
 for fn in ("subscription-receiver", "log-writer", "insights-reporter", "subscription-receiver-target-role"):
     med = fig.get(f"cold_start.{fn}.median")
