@@ -15,12 +15,29 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 /// Connecting to CloudWatch Logs takes milliseconds; one that takes seconds is better retried.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The SDK configuration loader every client starts from. One HTTP client (hyper + rustls with
-/// ring) instead of the SDK's default stack: the same TLS to AWS, a third less to compile and
-/// to load at cold start. The SDK's retries are off: [`crate::retry`] retries with the
-/// invocation's deadline in view.
+/// The SDK configuration loader every client starts from, its pool sized for the default
+/// `WRITE_CONCURRENCY` (see [`config_loader_for`]).
 pub fn config_loader() -> aws_config::ConfigLoader {
+    config_loader_for(crate::writer::DEFAULT_WRITE_CONCURRENCY)
+}
+
+/// The SDK configuration loader, keeping up to `connections` idle connections per host.
+///
+/// One HTTP client (hyper + rustls with ring) instead of the SDK's default stack: the same TLS
+/// to AWS, a third less to compile and to load at cold start. Connections are kept alive
+/// between requests and between invocations (hyper's pool: idle ones closed after 90 s), up to
+/// the writer's concurrency per host, so a warm container's next burst of `WRITE_CONCURRENCY`
+/// requests finds its connections made, and pays no TCP and TLS handshakes. The SDK's retries
+/// are off: [`crate::retry`] retries with the invocation's deadline in view.
+///
+/// No connection is made during init: init is billed like an invocation (custom runtimes
+/// always were; every runtime since August 2025), so a handshake there costs what it costs in
+/// the first invocation, for one connection of the several a burst needs, and a connection
+/// made at init may be closed by the service before a provisioned or idle container's first
+/// invocation. See docs/performance.md, "Connections".
+pub fn config_loader_for(connections: usize) -> aws_config::ConfigLoader {
     let http = aws_smithy_http_client::Builder::new()
+        .pool_max_idle_per_host(connections.max(1))
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .build_https();
     aws_config::defaults(BehaviorVersion::latest())
@@ -39,6 +56,13 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
     config_loader().load().await
 }
 
+/// [`sdk_config`] with a pool sized for `common`'s `WRITE_CONCURRENCY`.
+async fn sdk_config_for(common: &crate::config::CommonConfig) -> aws_config::SdkConfig {
+    config_loader_for(common.writer.write_concurrency)
+        .load()
+        .await
+}
+
 /// A CloudWatch Logs client on [`sdk_config`].
 pub async fn logs_client() -> Client {
     Client::new(&sdk_config().await)
@@ -52,7 +76,7 @@ pub async fn writer_client(common: &crate::config::CommonConfig) -> Client {
 /// The function's own client (the reporter queries with it) and the writer's, on one
 /// standard configuration.
 pub async fn own_and_target_clients(common: &crate::config::CommonConfig) -> (Client, Client) {
-    let own = sdk_config().await;
+    let own = sdk_config_for(common).await;
     let target = target_client(&own, &common.target, &common.function_name).await;
     (Client::new(&own), target)
 }

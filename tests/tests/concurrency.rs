@@ -21,7 +21,17 @@ async fn writer(concurrency: usize) -> Writer {
         write_concurrency: concurrency,
         ..WriterOptions::default()
     };
-    Writer::new(Moto::shared().client().await, options).with_backoff(Backoff {
+    // A client of its own (its own connection pool), sized as a function sizes it.
+    let config = logship::aws::config_loader_for(concurrency)
+        .endpoint_url(Moto::shared().endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_cloudwatchlogs::config::Credentials::new(
+            "test", "test", None, None, "static",
+        ))
+        .load()
+        .await;
+    let client = aws_sdk_cloudwatchlogs::Client::new(&config);
+    Writer::new(client, options).with_backoff(Backoff {
         base: Duration::from_millis(20),
         cap: Duration::from_millis(100),
     })
