@@ -48,6 +48,12 @@
 //!   when the network is free. Figures `latency.<case>.{modelled,local}.*`.
 //! - **python-latency**: the same cases with the latency model, the function being
 //!   `bench/python_writer.py --lambda` (boto3, one request after another): `python_latency.*`.
+//! - **tls**: what a fresh connection costs the first request, in this process through the
+//!   SDK client the functions use (hyper + rustls/ring): `bench/tls_server.py` answers `{}` over
+//!   HTTPS (a self-signed P-256 certificate, trusted by the client) and over plain HTTP, both
+//!   HTTP/1.1 with keep-alive. `--runs` fresh clients each way, each sending two PutLogEvents;
+//!   the medians of the first (connection made) and the second (kept alive) request, wall and
+//!   CPU time; the handshake is the first HTTPS request less the first plain one.
 //! - **sizes**: bytes of `target/lambda-arm64/<fn>/bootstrap` (`make build-arm64`) when present,
 //!   and of the binaries in `LOGSHIP_BIN_DIR` (`target/release`).
 
@@ -96,7 +102,7 @@ fn options() -> Options {
             "--rounds" => o.rounds = number("--rounds"),
             "--records" => o.records = number("--records"),
             "cold-start" | "rss" | "firehose" | "python-firehose" | "sizes" | "latency"
-            | "python-latency" => o.what.push(a),
+            | "python-latency" | "tls" => o.what.push(a),
             "all" => o.what.extend(
                 ["sizes", "cold-start", "rss", "firehose"]
                     .iter()
@@ -121,7 +127,7 @@ fn usage(problem: &str) -> ! {
         eprintln!("measure: {problem}");
     }
     eprintln!(
-        "usage: measure [cold-start|rss|firehose|python-firehose|latency|python-latency|sizes|all]... [--runs N] [--rounds N] [--records N]\n\
+        "usage: measure [cold-start|rss|firehose|python-firehose|latency|python-latency|tls|sizes|all]... [--runs N] [--rounds N] [--records N]\n\
          (LOGSHIP_BIN_DIR=target/release, built by `cargo build --release --bins`)"
     );
     std::process::exit(2)
@@ -179,6 +185,7 @@ async fn run(o: Options) {
             "python-firehose" => firehose(Runner::Python, o.rounds, o.records).await,
             "latency" => latency(Runner::Rust, o.rounds).await,
             "python-latency" => latency(Runner::Python, o.rounds).await,
+            "tls" => tls(o.runs).await,
             _ => unreachable!(),
         }
     }
@@ -837,6 +844,175 @@ async fn latency(runner: Runner, rounds: usize) {
             drop(api);
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The first request's TLS handshake
+
+/// `bench/tls_server.py`, stopped (its stdin closed, then killed) when dropped.
+struct TlsServer {
+    child: std::process::Child,
+    https_port: u16,
+    http_port: u16,
+    cert: PathBuf,
+}
+
+impl TlsServer {
+    fn start() -> TlsServer {
+        use std::io::BufRead as _;
+        let script = logship_tests::workspace_root().join("bench/tls_server.py");
+        let dir = logship_tests::workspace_root().join("target/bench-tls");
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .arg(&dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 bench/tls_server.py");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("its stdout");
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("its first line");
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        let server = TlsServer {
+            https_port: parts.first().and_then(|p| p.parse().ok()).unwrap_or(0),
+            http_port: parts.get(1).and_then(|p| p.parse().ok()).unwrap_or(0),
+            cert: PathBuf::from(parts.get(2).copied().unwrap_or_default()),
+            child,
+        };
+        assert!(
+            server.https_port > 0 && server.http_port > 0,
+            "tls_server.py said {line:?}"
+        );
+        server
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// User + system CPU time of this process, all threads, in seconds (getrusage: microseconds,
+/// where /proc's clock ticks are 10 ms).
+fn own_cpu_seconds() -> f64 {
+    // SAFETY: an all-zero rusage is a valid value of the plain C struct getrusage fills.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable rusage; RUSAGE_SELF is a valid `who`.
+    let ok = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0;
+    if !ok {
+        return 0.0;
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+/// A fresh client (its own connection pool) of the endpoint, as the functions build theirs.
+async fn fresh_client(endpoint: &str, pem: Option<&[u8]>) -> aws_sdk_cloudwatchlogs::Client {
+    use aws_smithy_http_client::tls;
+    let mut http = aws_smithy_http_client::Builder::new()
+        .pool_max_idle_per_host(logship::writer::DEFAULT_WRITE_CONCURRENCY)
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ));
+    if let Some(pem) = pem {
+        let trust = tls::TrustStore::empty().with_pem_certificate(pem.to_vec());
+        http = http.tls_context(
+            tls::TlsContext::builder()
+                .with_trust_store(trust)
+                .build()
+                .expect("a TLS context"),
+        );
+    }
+    let config = logship::aws::config_loader()
+        .http_client(http.build_https())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_cloudwatchlogs::config::Credentials::new(
+            "test", "test", None, None, "static",
+        ))
+        .load()
+        .await;
+    aws_sdk_cloudwatchlogs::Client::new(&config)
+}
+
+/// One small PutLogEvents: (wall ms, CPU ms of this process).
+async fn timed_put(client: &aws_sdk_cloudwatchlogs::Client) -> (f64, f64) {
+    let event = aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+        .timestamp(payloads::now_ms())
+        .message("m")
+        .build()
+        .expect("an event");
+    let (cpu, started) = (own_cpu_seconds(), Instant::now());
+    client
+        .put_log_events()
+        .log_group_name("/logship/bench/tls")
+        .log_stream_name("s")
+        .log_events(event)
+        .send()
+        .await
+        .expect("the stand-in endpoint answers");
+    (
+        started.elapsed().as_secs_f64() * 1e3,
+        (own_cpu_seconds() - cpu) * 1e3,
+    )
+}
+
+async fn tls(runs: usize) {
+    let server = TlsServer::start();
+    let pem = std::fs::read(&server.cert).expect("the certificate");
+    let mut first: [Vec<(f64, f64)>; 2] = [Vec::new(), Vec::new()];
+    let mut warm: [Vec<(f64, f64)>; 2] = [Vec::new(), Vec::new()];
+    // At least 20 runs: medians need numbers.
+    for _ in 0..runs.max(20) {
+        for (k, (endpoint, pem)) in [
+            (
+                format!("https://localhost:{}", server.https_port),
+                Some(&pem[..]),
+            ),
+            (format!("http://localhost:{}", server.http_port), None),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let client = fresh_client(&endpoint, pem).await;
+            first[k].push(timed_put(&client).await);
+            warm[k].push(timed_put(&client).await);
+        }
+    }
+    let med = |v: &[(f64, f64)], cpu: bool| {
+        let mut x: Vec<f64> = v.iter().map(|p| if cpu { p.1 } else { p.0 }).collect();
+        x.sort_by(f64::total_cmp);
+        median(&x)
+    };
+    for (k, scheme) in ["https", "http"].into_iter().enumerate() {
+        figure(
+            &format!("tls.{scheme}.first_request_ms"),
+            format!("{:.2}", med(&first[k], false)),
+            "ms",
+        );
+        figure(
+            &format!("tls.{scheme}.warm_request_ms"),
+            format!("{:.2}", med(&warm[k], false)),
+            "ms",
+        );
+    }
+    figure(
+        "tls.handshake_ms",
+        format!("{:.2}", med(&first[0], false) - med(&first[1], false)),
+        "ms",
+    );
+    figure(
+        "tls.handshake_cpu_ms",
+        format!("{:.2}", med(&first[0], true) - med(&first[1], true)),
+        "ms",
+    );
+    figure("tls.runs", first[0].len(), "runs");
+    drop(server);
 }
 
 /// utime + stime of a process, in seconds (clock ticks of /proc/<pid>/stat).
