@@ -21,12 +21,15 @@
 #      the Firehose budget compares the Rust binary with bench/python_firehose.py --lambda, both
 #      run as functions under the measure harness's Runtime API (`measure python-firehose`);
 #      the pipeline bench's summary measures the clean pair in turns within each run
-#   8. one summary table: figure, value, budget, PASS/FAIL. The redaction budgets FAIL when the
+#   8. measure latency python-latency (billed duration at a modelled round trip, beside the boto3
+#      reference bench/python_writer.py) and measure tls (a fresh connection's handshake)
+#   9. one summary table: figure, value, budget, PASS/FAIL. The redaction budgets FAIL when the
 #      bench finds that REDACT=all changes no request body (the bench payloads hold addresses
 #      and emails: such a receiver does not redact, and its figures are the plain pipeline's)
 #
 # Every process it starts runs in its own process group and is stopped on exit or interrupt.
-# Raw outputs are kept in target/bench-run/. Environment: ROUNDS (Firehose rounds, 5),
+# Raw outputs are kept in target/bench-run/. Environment: LATENCY_ROUNDS (7), BENCH_LATENCY_BASE_MS
+# (30), BENCH_LATENCY_PER_MB_MS (10), PRICE_GB_SECOND, PRICE_PER_REQUEST, ROUNDS (Firehose rounds, 5),
 # RECORDS (Firehose records per invocation, 4), COLD_RUNS (5), PAIRS (alternating Python/Rust
 # runs the budgets are checked on, 5), PIPELINE_ID / FLOOR_ID
 # (regular expressions picking the criterion ids of the full pipeline and of the gunzip floor),
@@ -137,6 +140,8 @@ LOGSHIP_BIN_DIR=target/release step measure target/release/examples/measure all 
 # as functions under the Runtime API, each case with the latency model and (the receiver) without.
 LOGSHIP_BIN_DIR=target/release step latency target/release/examples/measure latency python-latency \
     --rounds "$LATENCY_ROUNDS"
+# What a fresh connection costs the first request (bench/tls_server.py: HTTPS and plain HTTP).
+step tls target/release/examples/measure tls --runs 30
 
 # ---- alternating pairs: the budgets' figures ---------------------------------------------------
 # Other load on a shared VM slows any one phase by up to ±40 %, so a ratio of one Python run to
@@ -424,6 +429,20 @@ for case, label, budgeted in (("direct_1mb", "1 MB direct delivery", True),
     costs = [(mem, cost("latency", mem), cost("python_latency", mem)) for mem in (128, 256, 512)]
     row(f"  cost per GB shipped, {label}",
         ", ".join(f"{mem} MB ${r:.5f}" + (f" (boto3 ${p:.5f})" if p else "") for mem, r, p in costs if r))
+
+tls = {}
+for line in read("tls").splitlines():
+    parts = line.split()
+    if len(parts) == 3:
+        try:
+            tls[parts[0]] = float(parts[1])
+        except ValueError:
+            pass
+if "tls.handshake_ms" in tls:
+    row("TLS handshake of a fresh connection (loopback)",
+        f"{tls['tls.handshake_ms']:.2f} ms wall, {tls.get('tls.handshake_cpu_ms', 0):.2f} ms CPU "
+        f"(first HTTPS request {tls.get('tls.https.first_request_ms', 0):.2f} ms, kept alive "
+        f"{tls.get('tls.https.warm_request_ms', 0):.2f} ms)")
 
 for fn in ("subscription-receiver", "log-writer", "insights-reporter", "subscription-receiver-target-role"):
     med = fig.get(f"cold_start.{fn}.median")
