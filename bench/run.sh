@@ -216,15 +216,19 @@ for line in read("pipeline").splitlines():
     if m and last_id and m.group(2) in UNITS:
         crit[last_id] = float(m.group(1)) * UNITS[m.group(2)]
 
-# measure: "name value unit"
-fig = {}
-for line in read("measure").splitlines():
-    parts = line.split()
-    if len(parts) == 3:
-        try:
-            fig[parts[0]] = float(parts[1])
-        except ValueError:
-            pass
+def figures(name):
+    """The figures of a measure step's output: one `name value unit` per line."""
+    out = {}
+    for line in read(name).splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            try:
+                out[parts[0]] = float(parts[1])
+            except ValueError:
+                pass
+    return out
+
+fig = figures("measure")
 
 row("python reference pipeline", f"{py_pipe:.1f} MB/s" if py_pipe else "not measured")
 row("python gunzip only", f"{py_gunzip:.1f} MB/s" if py_gunzip else "not measured")
@@ -386,15 +390,7 @@ else:
         row("  vs Python in-process (no Runtime API), best",
             f"{rust_fw:.1f} MB/s (wall) = {rust_fw / py_fi:.1f}x python {py_fi:.1f} MB/s (of {n_pfi})")
 
-# latency: "name value unit" of `measure latency python-latency`
-lat = {}
-for line in read("latency").splitlines():
-    parts = line.split()
-    if len(parts) == 3:
-        try:
-            lat[parts[0]] = float(parts[1])
-        except ValueError:
-            pass
+lat = figures("latency")  # measure latency python-latency
 rtt = lat.get("latency.round_trip_ms")
 wait_budget = f"<= {env['BUDGET_WAIT_ROUND_TRIPS']} round trips"
 vs_budget = f">= {env['BUDGET_BILLED_VS_PYTHON']}x less billed than boto3"
@@ -430,14 +426,7 @@ for case, label, budgeted in (("direct_1mb", "1 MB direct delivery", True),
     row(f"  cost per GB shipped, {label}",
         ", ".join(f"{mem} MB ${r:.5f}" + (f" (boto3 ${p:.5f})" if p else "") for mem, r, p in costs if r))
 
-tls = {}
-for line in read("tls").splitlines():
-    parts = line.split()
-    if len(parts) == 3:
-        try:
-            tls[parts[0]] = float(parts[1])
-        except ValueError:
-            pass
+tls = figures("tls")
 if "tls.handshake_ms" in tls:
     row("TLS handshake of a fresh connection (loopback)",
         f"{tls['tls.handshake_ms']:.2f} ms wall, {tls.get('tls.handshake_cpu_ms', 0):.2f} ms CPU "
