@@ -79,25 +79,14 @@ impl Concurrency {
         }
     }
 
-    /// The configured maximum.
-    pub fn max(&self) -> usize {
-        self.max
-    }
-
     /// Requests allowed in flight now.
     pub fn limit(&self) -> usize {
         self.state().limit
     }
 
-    /// The lowest the limit has been since [`Concurrency::reset_lowest`].
+    /// The lowest the limit has been.
     pub fn lowest(&self) -> usize {
         self.state().lowest
-    }
-
-    /// Starts counting [`Concurrency::lowest`] again from the current limit.
-    pub fn reset_lowest(&self) {
-        let mut s = self.state();
-        s.lowest = s.limit;
     }
 
     /// Waits for a permit (first come, first served).
