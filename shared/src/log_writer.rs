@@ -11,8 +11,6 @@
 //! the messages that were not written — malformed ones included — so the queue redrives them to
 //! its DLQ. Invalid input is an error naming the field and the reason.
 
-use std::collections::HashMap;
-
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -394,8 +392,9 @@ impl LogWriter {
         };
         summary.messages = e.records.len() as u64;
         let mut failed = vec![false; e.records.len()];
-        // Messages for the same stream share its requests: fewer calls than one per message.
-        let mut streams: HashMap<(String, String), Vec<LogEvent>> = HashMap::new();
+        // Messages for the same stream share its requests (fewer calls than one per message);
+        // a stream's whole requests leave while later messages are read (`Session`).
+        let mut session = self.writer.session(ctx);
         for (i, m) in e.records.iter().enumerate() {
             let parsed = serde_json::from_str::<Value>(&m.body)
                 .map_err(|err| invalid("body", format!("not JSON: {err}")))
@@ -403,10 +402,13 @@ impl LogWriter {
             match parsed {
                 Ok(req) => {
                     summary.events_in += req.events.len() as u64;
-                    streams
-                        .entry((req.log_group, req.log_stream))
-                        .or_default()
-                        .extend(req.events);
+                    session.add(StreamBatch {
+                        group: req.log_group,
+                        stream: req.log_stream,
+                        events: req.events,
+                        source_tags: None,
+                    });
+                    session.pump().await;
                 }
                 Err(err) => {
                     summary.invalid += 1;
@@ -415,16 +417,7 @@ impl LogWriter {
                 }
             }
         }
-        let batches = streams
-            .into_iter()
-            .map(|((group, stream), events)| StreamBatch {
-                group,
-                stream,
-                events,
-                source_tags: None,
-            })
-            .collect();
-        let report = self.writer.write_all(batches, ctx).await;
+        let report = session.finish().await;
         for origin in &report.failed_origins {
             failed[*origin as usize] = true;
         }

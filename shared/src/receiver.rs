@@ -527,6 +527,9 @@ pub type Targets = HashMap<(String, String), Vec<LogEvent>>;
 /// Each target group's source (owner, log group), for `PROPAGATE_SOURCE_TAGS`.
 pub type Sources = HashMap<String, (String, String)>;
 
+/// The tags target groups get from their sources (`None`: unreadable), by group.
+type GroupTags = HashMap<String, Option<std::sync::Arc<crate::writer::Tags>>>;
+
 /// The writer's input for `targets`.
 pub fn batches(targets: Targets) -> Vec<StreamBatch> {
     targets
@@ -573,18 +576,20 @@ impl Receiver {
 
     /// The writer's input for `targets`: with `PROPAGATE_SOURCE_TAGS`, each batch carries its
     /// source's tags (looked up in a boxed future: the lookup's state stays off the handler's
-    /// when propagation is off, as it is by default).
+    /// when propagation is off, as it is by default). `known` holds the tags of the groups
+    /// already looked up in this invocation: a group is looked up once, for its first source.
     async fn batches(
         &self,
         targets: Targets,
         sources: &Sources,
+        known: &mut GroupTags,
         ctx: WriteContext,
         summary: &mut Summary,
     ) -> Vec<StreamBatch> {
         if self.source_tags.is_none() {
             return batches(targets);
         }
-        Box::pin(self.tagged_batches(targets, sources, ctx, summary)).await
+        Box::pin(self.tagged_batches(targets, sources, known, ctx, summary)).await
     }
 
     /// The batches for `targets`, each with its source's tags.
@@ -592,6 +597,7 @@ impl Receiver {
         &self,
         targets: Targets,
         sources: &Sources,
+        known: &mut GroupTags,
         ctx: WriteContext,
         summary: &mut Summary,
     ) -> Vec<StreamBatch> {
@@ -599,9 +605,10 @@ impl Receiver {
         let Some(source_tags) = &self.source_tags else {
             return out;
         };
-        let mut of_group: HashMap<&str, Option<std::sync::Arc<crate::writer::Tags>>> =
-            HashMap::new();
         for (group, (owner, source)) in sources {
+            if known.contains_key(group) {
+                continue;
+            }
             let t = source_tags
                 .of(
                     owner,
@@ -610,10 +617,10 @@ impl Receiver {
                     &mut summary.source_tags_unreadable,
                 )
                 .await;
-            of_group.insert(group, t);
+            known.insert(group.clone(), t);
         }
         for b in &mut out {
-            b.source_tags = of_group.get(b.group.as_str()).cloned().flatten();
+            b.source_tags = known.get(b.group.as_str()).cloned().flatten();
         }
         out
     }
@@ -699,7 +706,9 @@ impl Receiver {
                 return Err(err);
             }
         };
-        let batches = self.batches(targets, &sources, ctx, summary).await;
+        let batches = self
+            .batches(targets, &sources, &mut GroupTags::new(), ctx, summary)
+            .await;
         let report = self.writer.write_all(batches, ctx).await;
         self.scratch().recycle(doc);
         summary.add_write(&report);
@@ -774,8 +783,10 @@ impl Receiver {
     }
 
     /// A batch of subscription payloads, each with its item id (a Kinesis sequence number, an
-    /// SQS message id) or why it has none: every payload decoded and routed, all written at
-    /// once. The partial batch response names exactly the items not written.
+    /// SQS message id) or why it has none: each payload decoded and routed in turn, its streams
+    /// given to one write [`Session`](crate::writer::Session), which sends whole requests while
+    /// the next payloads are decoded and the rest at the end. The partial batch response names
+    /// exactly the items not written.
     async fn batch<'a, 'd>(
         &self,
         shape: Shape,
@@ -783,14 +794,17 @@ impl Receiver {
         ctx: WriteContext,
         summary: &mut Summary,
     ) -> JsonText {
-        let mut targets = Targets::new();
+        let mut session = self.writer.session(ctx);
         let mut sources = Sources::new();
+        let mut known = GroupTags::new();
         let mut ids = Vec::with_capacity(items.len());
         let mut failed = vec![false; items.len()];
         let mut docs = Vec::with_capacity(items.len());
         for (i, (id, data)) in items.enumerate() {
             summary.payloads += 1;
             ids.push(id);
+            let mut targets = Targets::new();
+            sources.clear();
             let routed = data.and_then(|data| {
                 self.decode_and_route(
                     data.as_bytes(),
@@ -814,9 +828,15 @@ impl Receiver {
                     );
                 }
             }
+            for b in self
+                .batches(targets, &sources, &mut known, ctx, summary)
+                .await
+            {
+                session.add(b);
+            }
+            session.pump().await;
         }
-        let batches = self.batches(targets, &sources, ctx, summary).await;
-        let report = self.writer.write_all(batches, ctx).await;
+        let report = session.finish().await;
         {
             let mut scratch = self.scratch();
             docs.into_iter().for_each(|doc| scratch.recycle(doc));

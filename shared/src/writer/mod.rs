@@ -6,14 +6,16 @@
 //! `ResourceNotFoundException` (no DescribeLogStreams round trip before writing — which is also
 //! how a group or stream deleted while the container is warm comes back); whatever the service
 //! still reports in `rejectedLogEventsInfo` is counted per reason. Every call is retried within
-//! the invocation's deadline by [`crate::retry`]. Different streams are written concurrently;
-//! one stream's requests go in order.
+//! the invocation's deadline by [`crate::retry`]. Requests of one stream and of different streams
+//! are in flight together, up to `WRITE_CONCURRENCY` ([`concurrency`]); a [`Session`] starts
+//! them while the rest of its input is still being read ([`session`]).
 //!
 //! Every input event ends up in exactly one of `written`, `rejected` or `failed`, and the
 //! `origin`s of failed events are reported so a caller can fail exactly those inputs.
 
 mod concurrency;
 mod create;
+mod session;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,6 +36,7 @@ use crate::retry::{self, Backoff, Deadline, RetryError, RetryStats};
 
 pub use concurrency::{Concurrency, DEFAULT_WRITE_CONCURRENCY, MAX_WRITE_CONCURRENCY, Permit};
 use create::Creations;
+pub use session::{DRIVE_EVERY, Session};
 
 /// Replaces a PutLogEvents request's body (the SDK serialised the group and stream only) with
 /// `body` from [`batch::request_body`]. Runs before signing, so the signature covers it.
@@ -363,20 +366,9 @@ impl Writer {
     /// Writes several streams at once: every request of every stream is sent as soon as one of
     /// the `WRITE_CONCURRENCY` permits is free. The report sums the streams'.
     pub async fn write_all(&self, batches: Vec<StreamBatch>, ctx: WriteContext) -> WriteReport {
-        let creations = &Creations::default();
-        let streams = batches
-            .into_iter()
-            .filter(|b| !b.events.is_empty())
-            .map(|b| async move {
-                let tags = b.source_tags.as_deref();
-                Box::pin(self.write_stream(creations, &b.group, &b.stream, b.events, tags, ctx))
-                    .await
-            });
-        let mut report = WriteReport::default();
-        for r in futures_util::future::join_all(streams).await {
-            report.add(r);
-        }
-        report
+        let mut session = self.session(ctx);
+        batches.into_iter().for_each(|b| session.add(b));
+        session.finish().await
     }
 
     /// Writes `events` (any order) to `group`/`stream`. Never returns without accounting for
@@ -394,11 +386,16 @@ impl Writer {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = WriteReport> + Send + 'a>> {
         Box::pin(async move {
             let creations = Creations::default();
-            self.write_stream(&creations, group, stream, events, None, ctx)
+            let stop = AtomicBool::new(false);
+            self.write_stream(&creations, group, stream, events, None, &stop, ctx)
                 .await
         })
     }
 
+    /// `stop` is the stream's: set once a request of it fails for good, it keeps the requests
+    /// not yet sent (of this write_stream, and of the stream's later parts in a session) from
+    /// being sent.
+    #[allow(clippy::too_many_arguments)]
     async fn write_stream(
         &self,
         creations: &Creations,
@@ -406,6 +403,7 @@ impl Writer {
         stream: &str,
         events: Vec<LogEvent>,
         source_tags: Option<&Tags>,
+        stop: &AtomicBool,
         ctx: WriteContext,
     ) -> WriteReport {
         // The tags of the group, should this write create it.
@@ -464,19 +462,15 @@ impl Writer {
             .iter()
             .map(|&n| requests.by_ref().take(n).collect())
             .collect();
-        let stop = AtomicBool::new(false);
-        let sends = chained.into_iter().map(|chain| {
-            let stop = &stop;
-            async move {
-                let mut sent = Vec::with_capacity(chain.len());
-                for events in chain {
-                    sent.push(
-                        self.send(creations, place, events, stop, ctx.deadline)
-                            .await,
-                    );
-                }
-                sent
+        let sends = chained.into_iter().map(|chain| async move {
+            let mut sent = Vec::with_capacity(chain.len());
+            for events in chain {
+                sent.push(
+                    self.send(creations, place, events, stop, ctx.deadline)
+                        .await,
+                );
             }
+            sent
         });
         let sent = futures_util::future::join_all(sends).await;
         let mut outcome = vec![Outcome::Written; ids.len()];
