@@ -6,15 +6,15 @@
 //! arrived and when it was answered). No test here times anything: they count calls and what
 //! overlapped, and that every event was written exactly once.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use logship::batch::LogEvent;
 use logship::retry::{Backoff, Deadline};
-use logship::writer::{StreamBatch, WriteContext, WriteReport, Writer, WriterOptions};
+use logship::writer::{Session, StreamBatch, WriteContext, WriteReport, Writer, WriterOptions};
 use logship_tests::moto::most_in_flight;
 use logship_tests::payloads::now_ms;
 use logship_tests::{Moto, read_all, unique};
-use serde_json::json;
+use serde_json::{Value, json};
 
 async fn writer(concurrency: usize) -> Writer {
     let options = WriterOptions {
@@ -47,10 +47,14 @@ fn ctx() -> WriteContext {
 /// `n` events of 1,000 bytes (1,026 as the quota counts them: 1,022 fill a request), one
 /// millisecond apart, each naming its index.
 fn events(n: usize, origin: u32) -> Vec<LogEvent> {
-    let start = now_ms() - n as i64;
-    (0..n)
+    numbered(now_ms() - n as i64, 0..n, origin)
+}
+
+/// Events `range` of such a sequence, event `i` at `t0 + i` milliseconds.
+fn numbered(t0: i64, range: std::ops::Range<usize>, origin: u32) -> Vec<LogEvent> {
+    range
         .map(|i| LogEvent {
-            timestamp: start + i as i64,
+            timestamp: t0 + i as i64,
             message: format!("event {i:06} {}", "x".repeat(987)).into(),
             origin,
         })
@@ -255,5 +259,112 @@ async fn throttling_halves_the_requests_in_flight_and_every_event_is_still_writt
         "4 to 6 in flight after the halving: {most}"
     );
     assert_read_back(&group, "s", 12_000).await;
+    moto.assert_no_violations(&group).await;
+}
+
+/// Pumps `session` as a function does between records, until the front has answered `n`
+/// PutLogEvents of `group`; returns those calls.
+async fn pump_until_answered(session: &mut Session<'_>, group: &str, n: usize) -> Vec<Value> {
+    let give_up = Instant::now() + Duration::from_secs(30);
+    loop {
+        session.pump().await;
+        let calls = puts(group).await;
+        if calls.len() >= n {
+            return calls;
+        }
+        assert!(
+            Instant::now() < give_up,
+            "{} of {n} requests answered after 30 s of pumping",
+            calls.len()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_sessions_whole_requests_leave_while_its_input_is_read_and_the_rest_waits() {
+    let moto = Moto::shared();
+    let group = unique("/logship/concurrency/session");
+    moto.create(&group, &["s"]).await;
+    moto.latency(json!({"baseMs": 80, "target": "PutLogEvents", "logGroupName": group}))
+        .await;
+    let w = writer(8).await;
+    let t0 = now_ms() - 10_000;
+    let mut session = w.session(ctx());
+    // A first record: 2,500 events, two whole requests (1,022 each) and 456 over.
+    session.add(batch(&group, "s", numbered(t0, 0..2_500, 0)));
+    let calls = pump_until_answered(&mut session, &group, 2).await;
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(
+        most_in_flight(&calls),
+        2,
+        "the two whole requests in flight together"
+    );
+    // What did not fill a request stays, however long the input takes.
+    for _ in 0..10 {
+        session.pump().await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        puts(&group).await.len(),
+        2,
+        "456 events do not make a request"
+    );
+    // A second record: 1,000 more (1,456 waiting): one whole request leaves.
+    session.add(batch(&group, "s", numbered(t0, 2_500..3_500, 1)));
+    pump_until_answered(&mut session, &group, 3).await;
+    // The end of the input: the 434 left go in one request, the fewest for 3,500 events.
+    let report = session.finish().await;
+    assert_all_written(&report, 3_500);
+    assert_eq!(report.requests, 4);
+    assert_eq!(puts(&group).await.len(), 4);
+    assert_read_back(&group, "s", 3_500).await;
+    moto.assert_no_violations(&group).await;
+}
+
+#[tokio::test]
+async fn a_later_part_reaching_back_to_an_earlier_parts_milliseconds_is_sent_after_it() {
+    let moto = Moto::shared();
+    let group = unique("/logship/concurrency/session-order");
+    moto.create(&group, &["s"]).await;
+    moto.latency(json!({"baseMs": 150, "target": "PutLogEvents", "logGroupName": group}))
+        .await;
+    let w = writer(8).await;
+    let t0 = now_ms() - 10_000;
+    let mut session = w.session(ctx());
+    // 2,100 events: two whole requests leave (to t0 + 2,043), 56 stay.
+    session.add(batch(&group, "s", numbered(t0, 0..2_100, 0)));
+    session.pump().await;
+    // Before they are answered, a second record brings 1,100 events of the milliseconds the
+    // first requests hold (t0 + 100 on): the whole request they make must arrive after.
+    let mut late = numbered(t0, 100..1_200, 1);
+    for e in &mut late {
+        e.message = format!("late {}", e.message.text()).into();
+    }
+    session.add(batch(&group, "s", late));
+    session.pump().await;
+    let report = session.finish().await;
+    assert_all_written(&report, 3_200);
+    let mut calls = puts(&group).await;
+    assert_eq!(calls.len(), 4, "{calls:?}");
+    let ms = |c: &Value, k: &str| c[k].as_f64().unwrap();
+    calls.sort_by(|a, b| ms(a, "arrivedMs").total_cmp(&ms(b, "arrivedMs")));
+    assert!(
+        ms(&calls[2], "arrivedMs") >= ms(&calls[0], "answeredMs").max(ms(&calls[1], "answeredMs")),
+        "the late part was sent while the parts it reaches back to were in flight: {calls:?}"
+    );
+    let got = read_all(&moto.client().await, &group, "s").await;
+    assert_eq!(got.len(), 3_200);
+    // Of each millisecond, the event of the first record before the late one.
+    for pair in got.windows(2) {
+        if pair[0].0 == pair[1].0 {
+            assert!(
+                pair[1].1.starts_with("late ") && !pair[0].1.starts_with("late "),
+                "{:.20} then {:.20}",
+                pair[0].1,
+                pair[1].1
+            );
+        }
+    }
     moto.assert_no_violations(&group).await;
 }

@@ -466,3 +466,87 @@ async fn envelopes_past_the_limit_are_payload_too_large() {
     assert_eq!(error_type, "PayloadTooLarge", "{message}");
     assert!(message.contains("envelopes"), "{message}");
 }
+
+#[tokio::test]
+async fn write_concurrency_bounds_a_kinesis_batchs_requests_and_records_share_their_streams_requests()
+ {
+    let moto = Moto::shared();
+    let target = unique("/central/write-concurrency");
+    moto.create(&target, &["a", "b", "c"]).await;
+    moto.latency(json!({"baseMs": 100, "target": "PutLogEvents", "logGroupName": target}))
+        .await;
+    let f = start(&[
+        ("TARGET_LOG_GROUP", &target),
+        ("TARGET_LOG_STREAM", "{logStream}"),
+        ("WRITE_CONCURRENCY", "2"),
+    ])
+    .await;
+    // Four records of source stream `a` (600 events of 1,000 bytes each: 1,022 fill a
+    // request), then one record each of `b` and `c`.
+    let now = now_ms();
+    let t0 = now - 60_000;
+    let message = |s: &str, i: usize| format!("{s} {i:05} {}", "x".repeat(992));
+    let record = |s: &str, range: std::ops::Range<usize>| {
+        let events: Vec<(i64, String)> = range.map(|i| (t0 + i as i64, message(s, i))).collect();
+        payloads::encode(&payloads::document("/aws/lambda/app", s, &events))
+    };
+    let mut datas: Vec<String> = (0..4)
+        .map(|r| record("a", r * 600..(r + 1) * 600))
+        .collect();
+    datas.push(record("b", 0..50));
+    datas.push(record("c", 0..50));
+    let answer = f
+        .api
+        .invoke(payloads::kinesis(&datas), TIMEOUT)
+        .await
+        .response();
+    assert_eq!(answer, json!({"batchItemFailures": []}));
+    let calls = moto.calls(Some("PutLogEvents"), Some(&target)).await;
+    // The fewest requests: `a`'s 2,400 events in 3 (its records share them), `b` and `c` one
+    // each; never more than 2 in flight, and 2 at the end of the batch (three left to send).
+    let per_stream = |s: &str| {
+        calls
+            .iter()
+            .filter(|c| c["request"]["logStreamName"] == s)
+            .count()
+    };
+    assert_eq!(
+        (per_stream("a"), per_stream("b"), per_stream("c")),
+        (3, 1, 1),
+        "{calls:?}"
+    );
+    assert_eq!(logship_tests::moto::most_in_flight(&calls), 2, "{calls:?}");
+    let client = moto.client().await;
+    for (s, n) in [("a", 2_400), ("b", 50), ("c", 50)] {
+        let got = read_all(&client, &target, s).await;
+        let want: Vec<(i64, String)> = (0..n).map(|i| (t0 + i as i64, message(s, i))).collect();
+        assert!(
+            got == want,
+            "{s}: {} events read back, in order: {}",
+            got.len(),
+            got.len() == n
+        );
+    }
+    let s = &f.summaries()[0];
+    assert!(conserved(s), "{s}");
+    assert_eq!(
+        (s["shipped"].as_u64(), s["requests"].as_u64()),
+        (Some(2_500), Some(5)),
+        "{s}"
+    );
+    moto.assert_no_violations(&target).await;
+}
+
+#[tokio::test]
+async fn a_write_concurrency_out_of_range_fails_init_naming_the_variable() {
+    for bad in ["0", "65", "eight"] {
+        let f = start(&[("TARGET_LOG_GROUP", "/g"), ("WRITE_CONCURRENCY", bad)]).await;
+        let init = f.failed_init(TIMEOUT).await;
+        assert_eq!(init["errorType"], "InvalidConfiguration", "{init}");
+        let message = init["errorMessage"].as_str().unwrap();
+        assert!(
+            message.contains("WRITE_CONCURRENCY") && message.contains("from 1 to 64"),
+            "{message}"
+        );
+    }
+}
