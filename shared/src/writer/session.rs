@@ -13,9 +13,10 @@
 //!   like the others: `WRITE_CONCURRENCY` still bounds every request in flight.
 //! - **Driven between records.** The functions run on a current-thread runtime: a request
 //!   moves (a connection's turn, an answer read) only when the caller lets it.
-//!   [`Session::pump`], called after each record, polls the requests in flight and lets the
-//!   runtime's I/O driver run, at most once per [`DRIVE_EVERY`] unless a request just started,
-//!   so that a batch of many small records does not pay a system call each.
+//!   [`Session::pump`], called after each record, lets the requests in flight move as far as
+//!   they can without waiting (the runtime's I/O driver runs between polls), at most once per
+//!   [`DRIVE_EVERY`] unless a request just started, so that a batch of many small records does
+//!   not pay a system call each.
 //! - **Order among equal timestamps.** Readers see events of one millisecond in the order
 //!   they were ingested. A stream's part sent later that reaches back to a timestamp of a part
 //!   sent earlier waits for it (and for every earlier part of that stream) to be written first.
@@ -27,7 +28,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -41,6 +42,19 @@ use crate::batch::{self, LogEvent};
 /// The longest a session leaves the requests in flight unattended while its caller decodes,
 /// once they are started: about one small record's decoding.
 pub const DRIVE_EVERY: Duration = Duration::from_millis(1);
+
+/// The most rounds of polling one [`Session::pump`] gives the parts in flight.
+const MAX_TURNS: usize = 32;
+
+/// Tells [`Session::drive`] that a part in flight can move.
+#[derive(Default)]
+struct Woken(AtomicBool);
+
+impl futures_util::task::ArcWake for Woken {
+    fn wake_by_ref(arc_self: &Arc<Self>) {
+        arc_self.0.store(true, Ordering::Release);
+    }
+}
 
 /// One part of a stream on its way: its requests, sent, retried and accounted.
 type Part<'w> = Pin<Box<dyn Future<Output = WriteReport> + Send + 'w>>;
@@ -121,8 +135,14 @@ impl<'w> Session<'w> {
     }
 
     /// Sends the whole requests of every stream that grew past one, and gives the requests in
-    /// flight a turn. Call it between records.
+    /// flight their turns. Call it between records.
+    ///
+    /// What came back is heard first (a stream refused for good sends nothing more), then the
+    /// new requests start and are driven until each waits on the network.
     pub async fn pump(&mut self) {
+        if !self.running.is_empty() && self.driven.elapsed() >= DRIVE_EVERY {
+            self.drive().await;
+        }
         let mut started = false;
         let grown: Vec<(String, String)> = self
             .streams
@@ -139,17 +159,14 @@ impl<'w> Session<'w> {
                 started = true;
             }
         }
-        if self.running.is_empty() {
-            return;
+        if started {
+            self.drive().await;
         }
-        self.poll_running().await;
-        if started || self.driven.elapsed() >= DRIVE_EVERY {
-            // The I/O driver runs (connections written to, answers read) before this task is
-            // polled again.
-            tokio::task::yield_now().await;
-            self.driven = Instant::now();
-            self.poll_running().await;
-        }
+    }
+
+    /// What the parts finished so far did (the whole write's report is [`Session::finish`]'s).
+    pub fn finished(&self) -> &WriteReport {
+        &self.report
     }
 
     /// Sends every event not yet sent and waits for every request. The report sums them all:
@@ -175,15 +192,28 @@ impl<'w> Session<'w> {
         self.report
     }
 
-    /// Polls the requests in flight once each, keeping the reports of the finished parts.
-    async fn poll_running(&mut self) {
-        std::future::poll_fn(|cx| {
-            while let Poll::Ready(Some(report)) = self.running.poll_next_unpin(cx) {
+    /// Lets the parts in flight move as far as they can without waiting: polls them, lets the
+    /// runtime's I/O driver and tasks (connections) run, and again while that woke any of them,
+    /// up to [`MAX_TURNS`] times. A request goes through several turns (a connection made, the
+    /// request written, the answer's head and body read), each needing the driver.
+    async fn drive(&mut self) {
+        let woken = Arc::new(Woken::default());
+        let waker = futures_util::task::waker(Arc::clone(&woken));
+        let mut cx = std::task::Context::from_waker(&waker);
+        for _ in 0..MAX_TURNS {
+            while let Poll::Ready(Some(report)) = self.running.poll_next_unpin(&mut cx) {
                 self.report.add(report);
             }
-            Poll::Ready(())
-        })
-        .await
+            if self.running.is_empty() {
+                break;
+            }
+            // Deferred until the driver has been polled and the tasks it woke have run.
+            tokio::task::yield_now().await;
+            if !woken.0.swap(false, Ordering::AcqRel) {
+                break;
+            }
+        }
+        self.driven = Instant::now();
     }
 
     /// Starts `events` (not empty) of stream `key` as a part of their own.
