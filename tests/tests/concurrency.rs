@@ -368,3 +368,56 @@ async fn a_later_part_reaching_back_to_an_earlier_parts_milliseconds_is_sent_aft
     }
     moto.assert_no_violations(&group).await;
 }
+
+#[tokio::test]
+async fn once_a_sessions_request_is_refused_for_good_nothing_more_of_its_stream_is_sent() {
+    let moto = Moto::shared();
+    let group = unique("/logship/concurrency/session-stop");
+    moto.create(&group, &["s", "t"]).await;
+    moto.fault(
+        json!({"target": "PutLogEvents", "logGroupName": group, "status": 400,
+                      "errorType": "AccessDeniedException", "count": 1}),
+    )
+    .await;
+    let w = writer(8).await;
+    let t0 = now_ms() - 10_000;
+    let mut session = w.session(ctx());
+    // Two whole requests of `s` leave together; one is refused, the other written.
+    session.add(batch(&group, "s", numbered(t0, 0..2_500, 0)));
+    let give_up = Instant::now() + Duration::from_secs(30);
+    while session.finished().error.is_none() {
+        assert!(Instant::now() < give_up, "the refusal not heard in 30 s");
+        session.pump().await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Heard: another whole request's worth of `s`, and its rest, are never sent; `t` still is.
+    session.add(batch(&group, "s", numbered(t0, 2_500..3_500, 1)));
+    session.add(batch(&group, "t", numbered(t0, 0..10, 2)));
+    session.pump().await;
+    let report = session.finish().await;
+    assert_eq!(
+        (report.written, report.failed, report.requests),
+        (1_022 + 10, 3_500 - 1_022, 2),
+        "{report:#?}"
+    );
+    assert_eq!(report.failed_origins, [0, 1].into(), "{report:#?}");
+    assert!(
+        report
+            .error
+            .as_ref()
+            .is_some_and(|e| e.to_string().contains("AccessDenied")),
+        "{report:#?}"
+    );
+    let calls = moto.calls(Some("PutLogEvents"), Some(&group)).await;
+    let to = |s: &str| {
+        calls
+            .iter()
+            .filter(|c| c["request"]["logStreamName"] == s)
+            .count()
+    };
+    assert_eq!((to("s"), to("t")), (2, 1), "{calls:?}");
+    assert_eq!(
+        read_all(&moto.client().await, &group, "s").await.len(),
+        1_022
+    );
+}
