@@ -74,8 +74,8 @@ struct Stream {
     stop: Arc<AtomicBool>,
     /// The newest timestamp sent so far, and when everything sent so far is done.
     sent: Option<(i64, Done)>,
-    /// Given events since the last [`Session::pump`].
-    grown: bool,
+    /// In the session's `full` list: it holds more than a request.
+    full: bool,
 }
 
 impl Stream {
@@ -92,6 +92,8 @@ pub struct Session<'w> {
     ctx: WriteContext,
     creations: Arc<Creations>,
     streams: HashMap<(String, String), Stream>,
+    /// The streams that grew past a request since the last [`Session::pump`].
+    full: Vec<(String, String)>,
     running: FuturesUnordered<Part<'w>>,
     report: WriteReport,
     /// When the runtime last had a turn.
@@ -106,6 +108,7 @@ impl Writer {
             ctx,
             creations: Arc::default(),
             streams: HashMap::new(),
+            full: Vec::new(),
             running: FuturesUnordered::new(),
             report: WriteReport::default(),
             driven: Instant::now(),
@@ -121,7 +124,11 @@ impl<'w> Session<'w> {
         if b.events.is_empty() {
             return;
         }
-        let s = self.streams.entry((b.group, b.stream)).or_default();
+        let key = (b.group, b.stream);
+        let s = match self.streams.get_mut(&key) {
+            Some(s) => s,
+            None => self.streams.entry(key.clone()).or_default(),
+        };
         if s.source_tags.is_none() {
             s.source_tags = b.source_tags;
         }
@@ -131,7 +138,10 @@ impl<'w> Session<'w> {
         } else {
             s.events.extend(b.events);
         }
-        s.grown = true;
+        if !s.full && s.overflows() {
+            s.full = true;
+            self.full.push(key);
+        }
     }
 
     /// Sends the whole requests of every stream that grew past one, and gives the requests in
@@ -144,15 +154,11 @@ impl<'w> Session<'w> {
             self.drive().await;
         }
         let mut started = false;
-        let grown: Vec<(String, String)> = self
-            .streams
-            .iter_mut()
-            .filter_map(|(k, s)| (std::mem::take(&mut s.grown) && s.overflows()).then(|| k.clone()))
-            .collect();
-        for key in grown {
+        for key in std::mem::take(&mut self.full) {
             let Some(s) = self.streams.get_mut(&key) else {
                 continue;
             };
+            s.full = false;
             if let Some(whole) = whole_requests(&mut s.events) {
                 s.bytes = s.events.iter().map(LogEvent::size).sum();
                 self.send(key, whole);
