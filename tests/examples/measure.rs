@@ -40,8 +40,10 @@
 //!   whose work, one call at a time, would be timed as waiting; the tests check what is
 //!   written, the bench how long it takes); the `subscription-receiver` ships
 //!   `direct_1mb` (the ~1 MB direct delivery of `rss`), the same with `MESSAGE_FORMAT=envelope`,
-//!   and `kinesis_12` (a Kinesis batch of 12 records from 12 source streams, the first 12 of
-//!   `target/bench-payloads`). Each case: one warm-up invocation, then
+//!   `kinesis_12` (a Kinesis batch of 12 records from 12 source streams, the first 12 of
+//!   `target/bench-payloads`) and `kinesis_shared` (the 20 payloads as the records of 2 source
+//!   streams in turn, each stream's events in time order across its records: records that share
+//!   their streams, whose whole requests leave while the next records are decoded). Each case: one warm-up invocation, then
 //!   `--rounds` timed ones; the median billed duration (event handed out on `/next` → answer
 //!   received), the function's CPU time per invocation, and the requests and bytes the emulator
 //!   accepted. Then each case again with a round trip of 0 (`.local`): what the delivery costs
@@ -748,6 +750,28 @@ fn spawn_writer(runner: Runner, api: &RuntimeApi, env: &[(&str, &str)]) -> Lambd
     }
 }
 
+/// `datas` (subscription payloads) as the records of `streams` source streams in turn, each
+/// stream's events one millisecond apart from one record to the next, as a source stream's
+/// deliveries follow each other: records that share their target streams.
+fn sharing_streams(datas: &[String], streams: usize) -> Vec<String> {
+    let mut clock = vec![payloads::now_ms() - 3_600_000; streams];
+    datas
+        .iter()
+        .enumerate()
+        .map(|(i, data)| {
+            let mut doc = payloads::decode(data);
+            let s = i % streams;
+            doc["logGroup"] = json!("/aws/lambda/shared");
+            doc["logStream"] = json!(format!("shared-{s}"));
+            for e in doc["logEvents"].as_array_mut().into_iter().flatten() {
+                e["timestamp"] = json!(clock[s]);
+                clock[s] += 1;
+            }
+            payloads::encode(&doc)
+        })
+        .collect()
+}
+
 async fn latency(runner: Runner, rounds: usize) {
     let base_ms = env_f64("BENCH_LATENCY_BASE_MS", 30.0);
     let per_mb_ms = env_f64("BENCH_LATENCY_PER_MB_MS", 10.0);
@@ -765,11 +789,13 @@ async fn latency(runner: Runner, rounds: usize) {
     let datas = bench_payloads();
     assert!(datas.len() >= 12, "12 bench payloads");
     let kinesis = payloads::kinesis(&datas[..12]);
+    let shared = payloads::kinesis(&sharing_streams(&datas, 2));
     let moto = Moto::shared();
     let cases = [
         ("direct_1mb", &direct, "raw"),
         ("direct_1mb_envelope", &direct, "envelope"),
         ("kinesis_12", &kinesis, "raw"),
+        ("kinesis_shared", &shared, "raw"),
     ];
     // Python runs with the model only: the comparison is at the same latency.
     let modes: &[bool] = match runner {
