@@ -1406,9 +1406,10 @@ mod tests {
             }
             let others = text.contains(['\t', '\n', '\u{1}']) || escaped.contains("\\u0061");
             prop_assert_eq!(only_quote_escapes(&escaped), !others, "{}", escaped);
-            // SAFETY: SSE2 is in the x86-64 baseline; SWAR is plain arithmetic.
+            // SAFETY: SSE2 is in the x86-64 baseline.
             #[cfg(target_arch = "x86_64")]
             prop_assert_eq!(unsafe { only_quote_escapes_in::<Sse2>(escaped.as_bytes()) }, !others);
+            // SAFETY: SWAR is plain arithmetic.
             prop_assert_eq!(unsafe { only_quote_escapes_in::<Swar>(escaped.as_bytes()) }, !others);
         }
     }

@@ -18,6 +18,11 @@
 //! - [`alloc`]: the allocator's settings for a Lambda process.
 //!
 //! The binaries under `functions/` only wire these together.
+//!
+//! Unsafe code (SIMD scans, the decoded document's bulk reference counts, the allocator's
+//! settings) says why it holds at every site: an unsafe operation inside an `unsafe fn` needs
+//! its own block and its own `// SAFETY:` comment, and `make lint` refuses a block without one
+//! (the workspace's `[workspace.lints]`).
 
 pub mod alloc;
 pub mod aws;
