@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: test demo venv sam-venv sam-build build build-arm64 test-arm64 bench lint clean
+.PHONY: test demo venv sam-venv sam-build build build-arm64 test-arm64 bench fuzz lint clean
 
 # scripts/test.sh runs SAM CLI's own build of the template too (sam validate, sam build).
 test: venv sam-venv build lint
@@ -68,9 +68,15 @@ test-arm64:
 bench: venv
 	bench/run.sh
 
+# Every fuzz target (fuzz/) for FUZZ_SECONDS (60) each under AddressSanitizer, on the nightly
+# toolchain; installs cargo-fuzz (pinned) into .tools/ on first use. See docs/testing.md.
+fuzz:
+	scripts/fuzz.sh
+
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	cargo clippy -p logship --features fuzzing --lib --locked -- -D warnings
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .demo target

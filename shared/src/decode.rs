@@ -23,7 +23,7 @@ use crate::doc::SharedDoc;
 use crate::failure::{ErrorType, Typed};
 use crate::json::{EscapedStr, JsonStrError};
 
-mod fast;
+pub(crate) mod fast;
 pub mod firehose;
 
 pub use firehose::{FirehoseContent, decode_firehose_record};
@@ -434,7 +434,7 @@ pub fn parse_text(text: &str) -> Result<SubscriptionPayload<'_>, DecodeError> {
 
 /// The reference reader (serde_json): the judge of what [`fast`] does not take, and of
 /// [`fast`] itself in the tests.
-fn parse_payload_serde(text: &str) -> Result<SubscriptionPayload<'_>, DecodeError> {
+pub(crate) fn parse_payload_serde(text: &str) -> Result<SubscriptionPayload<'_>, DecodeError> {
     let json = text.as_bytes();
     serde_json::from_str(text).map_err(|e| {
         if e.is_data() {

@@ -785,6 +785,74 @@ fn scan_from<B: Specials>(
     }
 }
 
+/// Every scan this build has, on `s` from `start`, by name: the dispatched one, the 64-byte
+/// block scans of each instruction set the CPU has, and the escape-at-a-time scan. The fuzz
+/// targets hold them to one another and to a byte-by-byte reference.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn every_scan(
+    s: &str,
+    start: usize,
+) -> Vec<(&'static str, Option<(usize, EscapedStr<'_>)>)> {
+    // SAFETY: SWAR is plain integer arithmetic.
+    let mut all = vec![
+        ("dispatched", scan_string(s, start)),
+        ("swar blocks", unsafe { scan_blocks::<Swar>(s, start) }),
+        (
+            "swar escape at a time",
+            scan_from::<Swar>(s, start, start, 0),
+        ),
+    ];
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: SSE2 is part of the x86-64 baseline.
+        all.push(("sse2 blocks", unsafe { scan_blocks::<Sse2>(s, start) }));
+        all.push((
+            "sse2 escape at a time",
+            scan_from::<Sse2>(s, start, start, 0),
+        ));
+        if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("popcnt")
+        {
+            // SAFETY: the CPU has AVX2 and POPCNT, checked just now.
+            all.push(("avx2 blocks", unsafe { scan_avx2(s, start) }));
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        // SAFETY: NEON is part of the aarch64 baseline.
+        all.push(("neon blocks", unsafe { scan_blocks::<Neon>(s, start) }));
+        all.push((
+            "neon escape at a time",
+            scan_from::<Neon>(s, start, start, 0),
+        ));
+    }
+    all
+}
+
+/// [`only_quote_escapes`] of each instruction set the CPU has, by name.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn every_only_quote_escapes(escaped: &str) -> Vec<(&'static str, bool)> {
+    let b = escaped.as_bytes();
+    // SAFETY: SWAR is plain integer arithmetic.
+    let mut all = vec![
+        ("dispatched", only_quote_escapes(escaped)),
+        ("swar", unsafe { only_quote_escapes_in::<Swar>(b) }),
+    ];
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: SSE2 is part of the x86-64 baseline.
+        all.push(("sse2", unsafe { only_quote_escapes_in::<Sse2>(b) }));
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just now.
+            all.push(("avx2", unsafe { only_quote_escapes_avx2(b) }));
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: NEON is part of the aarch64 baseline.
+    all.push(("neon", unsafe { only_quote_escapes_in::<Neon>(b) }));
+    all
+}
+
 /// The escapes that stand for one byte: `\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`.
 const SIMPLE_ESCAPE: [bool; 256] = {
     let mut t = [false; 256];

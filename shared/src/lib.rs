@@ -32,6 +32,9 @@ pub mod decode;
 pub mod doc;
 pub mod emf;
 pub mod failure;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod insights;
 pub mod json;
 pub mod log_writer;

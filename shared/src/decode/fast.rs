@@ -20,7 +20,7 @@ use crate::json::{self, EscapedStr};
 const MAX_DEPTH: usize = 128;
 
 /// Reads `text` as a subscription document, or returns `None` for the serde path to decide.
-pub(super) fn parse(text: &str) -> Option<SubscriptionPayload<'_>> {
+pub(crate) fn parse(text: &str) -> Option<SubscriptionPayload<'_>> {
     let (doc, end) = parse_at(text, 0)?;
     let mut r = Reader { s: text, i: end };
     r.ws();
