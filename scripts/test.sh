@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make test, after the build and lint steps: cfn-lint, SAM CLI's own validation and build of the
-# template, the emulator front's own tests, every cargo test; then one closing line counting
-# them all.
+# template, the emulator front's own tests, every cargo test, a smoke run of every fuzz target;
+# then one closing line counting them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
@@ -42,6 +42,8 @@ fi
 rm -f "$log.demo"
 .venv/bin/python -m pytest -q tests/support | tee -a "$log"
 cargo test --workspace --all-targets --locked 2>&1 | tee -a "$log"
+# A short run of every fuzz target under AddressSanitizer (make fuzz runs them longer).
+scripts/fuzz.sh smoke
 passed=$(grep -oE '[0-9]+ passed' "$log" | awk '{s += $1} END {print s + 0}')
 failed=$(grep -oE '[0-9]+ failed' "$log" | awk '{s += $1} END {print s + 0}')
 echo "tests: $passed passed, $failed failed"

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# make fuzz: every fuzz target (fuzz/fuzz_targets/) for FUZZ_SECONDS (60) each, with libFuzzer
+# under AddressSanitizer (cargo-fuzz on the nightly toolchain), seeded from events/
+# (scripts/fuzz_seeds.py). `scripts/fuzz.sh smoke` (make test): FUZZ_SMOKE_SECONDS (5) each.
+# Installs cargo-fuzz, pinned, into .tools/ when it is missing. Each target's corpus grows in
+# fuzz/corpus/<target>; a crash stops the run, its input kept in fuzz/artifacts/<target>/ (make
+# it a regression test in the ordinary suite). One line per target: runs, seconds, coverage.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CARGO_FUZZ_VERSION=0.13.2
+TOOLCHAIN=${FUZZ_TOOLCHAIN:-nightly}
+seconds=${FUZZ_SECONDS:-60}
+if [ "${1:-}" = smoke ]; then
+  seconds=${FUZZ_SMOKE_SECONDS:-5}
+fi
+if ! .tools/bin/cargo-fuzz --version 2>/dev/null | grep -q " $CARGO_FUZZ_VERSION\$"; then
+  cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked --root .tools --quiet
+fi
+export PATH="$PWD/.tools/bin:$PATH"
+rm -rf fuzz/seeds
+python3 scripts/fuzz_seeds.py fuzz/seeds >/dev/null
+mkdir -p target/fuzz
+start=$SECONDS
+(cd fuzz && cargo "+$TOOLCHAIN" fuzz build >../target/fuzz/build.log 2>&1) || {
+  tail -40 target/fuzz/build.log
+  echo "fuzz: the targets do not build ($TOOLCHAIN)"
+  exit 1
+}
+echo "fuzz: targets built with AddressSanitizer ($(rustc "+$TOOLCHAIN" --version), cargo-fuzz $CARGO_FUZZ_VERSION) in $((SECONDS - start)) s"
+for target in $(cd fuzz && cargo "+$TOOLCHAIN" fuzz list); do
+  mkdir -p "fuzz/corpus/$target"
+  log="target/fuzz/$target.log"
+  # -rss_limit_mb: a hostile payload must not grow memory; -timeout: nor take seconds.
+  if (cd fuzz && cargo "+$TOOLCHAIN" fuzz run "$target" "corpus/$target" "seeds/$target" -- \
+        -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1) >"$log" 2>&1; then
+    runs=$(grep -oE '^Done [0-9]+ runs' "$log" | grep -oE '[0-9]+' || echo "?")
+    cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1 || true)
+    echo "fuzz $target: $runs runs in $seconds s, $cov, corpus $(ls "fuzz/corpus/$target" | wc -l) inputs, no crash"
+  else
+    grep -E 'panicked|ERROR: AddressSanitizer|SUMMARY|Test unit written|out-of-memory|timeout' "$log" | head -20
+    echo "fuzz $target: FAILED (log $log; the input is in fuzz/artifacts/$target/)"
+    exit 1
+  fi
+done
