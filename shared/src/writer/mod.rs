@@ -36,7 +36,7 @@ use crate::retry::{self, Backoff, Deadline, RetryError, RetryStats};
 
 pub use concurrency::{Concurrency, DEFAULT_WRITE_CONCURRENCY, MAX_WRITE_CONCURRENCY, Permit};
 use create::Creations;
-pub use session::{DRIVE_EVERY, Session};
+pub use session::Session;
 
 /// Replaces a PutLogEvents request's body (the SDK serialised the group and stream only) with
 /// `body` from [`batch::request_body`]. Runs before signing, so the signature covers it.

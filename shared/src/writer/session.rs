@@ -41,7 +41,7 @@ use crate::batch::{self, LogEvent};
 
 /// The longest a session leaves the requests in flight unattended while its caller decodes,
 /// once they are started: about one small record's decoding.
-pub const DRIVE_EVERY: Duration = Duration::from_millis(1);
+const DRIVE_EVERY: Duration = Duration::from_millis(1);
 
 /// The most rounds of polling one [`Session::pump`] gives the parts in flight.
 const MAX_TURNS: usize = 32;
