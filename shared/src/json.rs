@@ -788,7 +788,7 @@ fn scan_from<B: Specials>(
 /// Every scan this build has, on `s` from `start`, by name: the dispatched one, the 64-byte
 /// block scans of each instruction set the CPU has, and the escape-at-a-time scan. The fuzz
 /// targets hold them to one another and to a byte-by-byte reference.
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn every_scan(
     s: &str,
     start: usize,
@@ -830,7 +830,7 @@ pub(crate) fn every_scan(
 }
 
 /// [`only_quote_escapes`] of each instruction set the CPU has, by name.
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn every_only_quote_escapes(escaped: &str) -> Vec<(&'static str, bool)> {
     let b = escaped.as_bytes();
     // SAFETY: SWAR is plain integer arithmetic.

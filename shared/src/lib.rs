@@ -32,7 +32,7 @@ pub mod decode;
 pub mod doc;
 pub mod emf;
 pub mod failure;
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod insights;

@@ -955,6 +955,117 @@ impl Receiver {
     }
 }
 
+/// What [`Receiver::route_event`] made of an event: everything [`Receiver::handle`] does but
+/// the writes.
+#[cfg(any(test, feature = "fuzzing"))]
+#[derive(Debug, Default)]
+pub struct Routed {
+    /// Direct, Kinesis and SQS events: the events bound for each target stream, each with its
+    /// item's index as origin.
+    pub targets: Targets,
+    /// Kinesis and SQS events: the items that could not be decoded or routed, by index.
+    pub failed_items: Vec<bool>,
+    /// Firehose events: the answer.
+    pub answer: Option<JsonText>,
+    /// The documents the messages point into, for [`Receiver::recycle`].
+    docs: Vec<SharedDoc>,
+}
+
+#[cfg(any(test, feature = "fuzzing"))]
+impl Receiver {
+    /// [`Receiver::handle`] without a write and without I/O, for the fuzz targets: the event
+    /// read in its shape, each subscription payload decoded and routed as `handle` does
+    /// ([`Receiver::decode_and_route`], [`replay::payload_of`]), a Firehose event answered
+    /// ([`Receiver::firehose`] writes nothing). Nothing is shipped yet, so
+    /// `summary.events_in = routed + dropped` where `handle` would write (Firehose: the whole
+    /// conservation law).
+    pub fn route_event(&self, event: &RawValue) -> (Result<Routed, ReceiverError>, Summary) {
+        let mut summary = Summary::default();
+        let mut routed = Routed::default();
+        let mut sources = Sources::new();
+        let mut items = |summary: &mut Summary, items: Vec<Result<Cow<'_, str>, String>>| {
+            summary.payloads = items.len() as u64;
+            for (i, data) in items.into_iter().enumerate() {
+                let ok = data.and_then(|data| {
+                    self.decode_and_route(
+                        data.as_bytes(),
+                        i as u32,
+                        &mut routed.targets,
+                        &mut sources,
+                        summary,
+                    )
+                    .map_err(|e| e.to_string())
+                });
+                summary.payloads_failed += u64::from(ok.is_err());
+                routed.failed_items.push(ok.is_err());
+                routed.docs.extend(ok.ok());
+            }
+        };
+        let result = match read_event(event) {
+            Err(e) => {
+                if let ReceiverError::Malformed { shape, .. } = e {
+                    summary.shape = Some(shape);
+                }
+                Err(e)
+            }
+            Ok(Event::Direct(e)) => {
+                summary.shape = Some(Shape::Direct);
+                summary.payloads = 1;
+                let data = e.awslogs.data.as_bytes();
+                match self.decode_and_route(
+                    data,
+                    0,
+                    &mut routed.targets,
+                    &mut sources,
+                    &mut summary,
+                ) {
+                    Ok(doc) => {
+                        routed.docs.push(doc);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        summary.payloads_failed = 1;
+                        Err(e)
+                    }
+                }
+            }
+            Ok(Event::Kinesis(e)) => {
+                summary.shape = Some(Shape::Kinesis);
+                let data = e
+                    .records
+                    .iter()
+                    .map(|r| Ok(Cow::Borrowed(&*r.kinesis.data)));
+                items(&mut summary, data.collect());
+                Ok(())
+            }
+            Ok(Event::Sqs(e)) => {
+                summary.shape = Some(Shape::Sqs);
+                let data = e
+                    .records
+                    .iter()
+                    .map(|m| replay::payload_of(&m.body).map_err(|e| e.to_string()));
+                items(&mut summary, data.collect());
+                Ok(())
+            }
+            Ok(Event::Firehose(e)) => {
+                summary.shape = Some(Shape::Firehose);
+                self.firehose(e, event.get().len(), &mut summary)
+                    .map(|answer| routed.answer = Some(answer))
+            }
+        };
+        (result.map(|()| routed), summary)
+    }
+
+    /// Gives `routed`'s documents back to the decoding buffers once its events are dropped, as
+    /// `handle` does after its writes: the next event is decoded into a used buffer.
+    pub fn recycle(&self, routed: Routed) {
+        let Routed { targets, docs, .. } = routed;
+        targets.into_values().for_each(crate::batch::release);
+        let mut scratch = self.scratch();
+        docs.into_iter().for_each(|doc| scratch.recycle(doc));
+    }
+}
+
 /// The partial batch response `{"batchItemFailures":[{"itemIdentifier":…}]}` of a Kinesis or
 /// SQS batch: the ids of the `failed` items, in the batch's order.
 fn batch_item_failures(ids: &[&str], failed: &[bool], summary: &mut Summary) -> JsonText {

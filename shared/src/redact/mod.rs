@@ -116,6 +116,32 @@ impl Rule {
     }
 }
 
+/// The fuzz targets' oracle of what redaction must leave none of: each rule's own regex and
+/// check, and nothing of the machinery that decides where and how to run them (the pass over
+/// escaped text, its runs, the patterns written out, the rewrite of escaped text).
+#[cfg(any(test, feature = "fuzzing"))]
+impl Rule {
+    /// The first range of `text` this rule would replace, searched with its regex alone.
+    pub fn finds(&self, text: &str) -> Option<Range<usize>> {
+        self.regex.captures_iter(text).find_map(|caps| {
+            let m = caps.get(self.group)?;
+            let (start, end) = match self.check {
+                None => (m.start(), m.end()),
+                Some(check) => check(text, m.start(), m.end())?,
+            };
+            (end > start).then_some(start..end)
+        })
+    }
+
+    /// Whether `key` and `value` (a JSON message's key and its string value, both unescaped)
+    /// are this rule's label and secret ([`Detector::json_key`]).
+    pub fn finds_pair(&self, key: &str, value: &str) -> bool {
+        self.json_pair
+            .as_ref()
+            .is_some_and(|(k, v)| k.is_match(key) && v.is_match(value))
+    }
+}
+
 /// Texts up to this long are searched with a pattern written out ([`Detector::at`]), when the
 /// detector has one: an address run is a few dozen bytes at most.
 const SHORT: usize = 64;
