@@ -3,8 +3,12 @@
 # under AddressSanitizer (cargo-fuzz on the nightly toolchain), seeded from events/
 # (scripts/fuzz_seeds.py). `scripts/fuzz.sh smoke` (make test): FUZZ_SMOKE_SECONDS (5) each.
 # Installs cargo-fuzz, pinned, into .tools/ when it is missing. Each target's corpus grows in
-# fuzz/corpus/<target>; a crash stops the run, its input kept in fuzz/artifacts/<target>/ (make
-# it a regression test in the ordinary suite). One line per target: runs, seconds, coverage.
+# fuzz/corpus/<target>; a crash stops the run, its input kept in fuzz/artifacts/<target>/ (once
+# fixed, copy it into fuzz/regressions/<target>/, which the ordinary suite replays). One line
+# per target: runs, seconds, coverage. Each run also reads fuzz/regressions/<target>/.
+# `scripts/fuzz.sh minimise`, after a campaign: each target's corpus, seeds and regressions
+# merged into the fewest inputs with the same coverage (libFuzzer's -merge=1), which become
+# fuzz/regressions/<target>/ (the inputs kept from findings, named finding-*, stay).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CARGO_FUZZ_VERSION=0.13.2
@@ -27,11 +31,25 @@ start=$SECONDS
   exit 1
 }
 echo "fuzz: targets built with AddressSanitizer ($(rustc "+$TOOLCHAIN" --version), cargo-fuzz $CARGO_FUZZ_VERSION) in $((SECONDS - start)) s"
+if [ "${1:-}" = minimise ]; then
+  for target in $(cd fuzz && cargo "+$TOOLCHAIN" fuzz list); do
+    merged="target/fuzz/merged/$target"
+    rm -rf "$merged" && mkdir -p "$merged" "fuzz/corpus/$target"
+    (cd fuzz && cargo "+$TOOLCHAIN" fuzz run "$target" "../$merged" "corpus/$target" \
+        "seeds/$target" "regressions/$target" -- -merge=1 -rss_limit_mb=2048 -timeout=10) \
+      >"target/fuzz/$target.merge.log" 2>&1
+    cp fuzz/regressions/"$target"/finding-* "$merged"/ 2>/dev/null || true
+    rm -rf "fuzz/regressions/$target" && cp -r "$merged" "fuzz/regressions/$target"
+    echo "fuzz $target: $(ls "fuzz/regressions/$target" | wc -l) inputs kept, $(du -sk "fuzz/regressions/$target" | cut -f1) KB"
+  done
+  exit 0
+fi
 for target in $(cd fuzz && cargo "+$TOOLCHAIN" fuzz list); do
   mkdir -p "fuzz/corpus/$target"
   log="target/fuzz/$target.log"
   # -rss_limit_mb: a hostile payload must not grow memory; -timeout: nor take seconds.
-  if (cd fuzz && cargo "+$TOOLCHAIN" fuzz run "$target" "corpus/$target" "seeds/$target" -- \
+  if (cd fuzz && cargo "+$TOOLCHAIN" fuzz run "$target" "corpus/$target" "seeds/$target" \
+        "regressions/$target" -- \
         -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1) >"$log" 2>&1; then
     runs=$(grep -oE '^Done [0-9]+ runs' "$log" | grep -oE '[0-9]+' || echo "?")
     cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1 || true)
