@@ -141,7 +141,11 @@ fn gzip_base64(doc: &[u8]) -> String {
         deflate
             .compress_vec(doc, &mut gz, flate2::FlushCompress::Finish)
             .expect("deflate into memory");
-        assert_eq!(deflate.total_in(), doc.len() as u64, "room for the whole stream");
+        assert_eq!(
+            deflate.total_in(),
+            doc.len() as u64,
+            "room for the whole stream"
+        );
     });
     let mut crc = flate2::Crc::new();
     crc.update(doc);
