@@ -23,7 +23,7 @@ use crate::doc::SharedDoc;
 use crate::failure::{ErrorType, Typed};
 use crate::json::{EscapedStr, JsonStrError};
 
-pub(crate) mod fast;
+pub(crate) mod document_reader;
 pub mod firehose;
 
 pub use firehose::{FirehoseContent, decode_firehose_record};
@@ -422,18 +422,18 @@ fn not_utf8(e: std::str::Utf8Error) -> DecodeError {
 /// it starts ([`DecodeError::AfterDocument`]): several documents, e.g. from several gzip
 /// members, are not read in part.
 pub fn parse_text(text: &str) -> Result<SubscriptionPayload<'_>, DecodeError> {
-    if let Some(doc) = fast::parse(text) {
+    if let Some(doc) = document_reader::parse(text) {
         return Ok(doc);
     }
-    // Not a document the fast reader takes: serde_json reads it or says what is wrong.
+    // Not a document the one-pass reader takes: serde_json reads it or says what is wrong.
     parse_payload_serde(text).map_err(|e| match firehose::after_first_document(text) {
         Some(at) => DecodeError::AfterDocument { at },
         None => e,
     })
 }
 
-/// The reference reader (serde_json): the judge of what [`fast`] does not take, and of
-/// [`fast`] itself in the tests.
+/// The reference reader (serde_json): the judge of what [`document_reader`] does not take, and
+/// of [`document_reader`] itself in the tests.
 pub(crate) fn parse_payload_serde(text: &str) -> Result<SubscriptionPayload<'_>, DecodeError> {
     let json = text.as_bytes();
     serde_json::from_str(text).map_err(|e| {

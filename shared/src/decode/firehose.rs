@@ -34,8 +34,8 @@
 //! A plain record, like an inflated one, is bounded by `MAX_DECODED_BYTES`.
 
 use super::{
-    DecodeError, DecodeLimits, Scratch, SubscriptionPayload, decode_base64, fast, gunzip_bounded,
-    hex, is_gzip, not_utf8, parse_payload_serde,
+    DecodeError, DecodeLimits, Scratch, SubscriptionPayload, decode_base64, document_reader,
+    gunzip_bounded, hex, is_gzip, not_utf8, parse_payload_serde,
 };
 
 /// The content of a Firehose record, read by [`decode_firehose_record`].
@@ -97,7 +97,7 @@ pub fn holds_documents(text: &str) -> bool {
     if !text[at..].starts_with('{') {
         return false;
     }
-    fast::object_has_key(text, at, "messageType").unwrap_or_else(|| {
+    document_reader::object_has_key(text, at, "messageType").unwrap_or_else(|| {
         let bytes = text.as_bytes();
         memchr::memmem::find_iter(bytes, b"\"messageType\"").any(|k| {
             let after = &text[k + "\"messageType\"".len()..];
@@ -169,7 +169,7 @@ impl<'a> Iterator for Documents<'a> {
 /// The document that starts at `start`, and the byte past it: the one-pass reader when it takes
 /// it, else serde_json finds the value's end and reads it or says what is wrong.
 fn document_at(text: &str, start: usize) -> Result<(SubscriptionPayload<'_>, usize), DecodeError> {
-    if let Some(read) = fast::parse_at(text, start) {
+    if let Some(read) = document_reader::parse_at(text, start) {
         return Ok(read);
     }
     let rest = &text[start..];

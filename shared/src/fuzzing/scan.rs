@@ -7,7 +7,7 @@ use crate::json::EscapedStr;
 
 /// The one-pass subscription document reader: `None` where it leaves the text to serde_json.
 pub fn fast_parse(text: &str) -> Option<SubscriptionPayload<'_>> {
-    crate::decode::fast::parse(text)
+    crate::decode::document_reader::parse(text)
 }
 
 /// The reference reader, serde_json.
