@@ -641,6 +641,9 @@ mod tests {
             ),
         ) {
             let block: [u8; WINDOW] = block.try_into().unwrap();
+            // Elsewhere only the portable classifier exists: nothing to compare.
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = block;
             #[cfg(target_arch = "x86_64")]
             {
                 prop_assert_eq!(masks_sse2(&block), masks_portable(&block));
