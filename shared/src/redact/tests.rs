@@ -111,6 +111,27 @@ fn all_detectors_together() {
     assert_eq!(r.redact_message(&out, &mut r.counts()), None);
 }
 
+/// An address whose last label runs past the 63 letters a domain label may have is no address,
+/// and neither is the address-shaped rest of that run: redacting the rest would cut the run to
+/// 63 letters and leave the first one an address, in the text shipped. Found by the `redaction`
+/// fuzz target (its input is `fuzz/regressions/redaction/finding-2-…`).
+#[test]
+fn an_address_cut_from_a_longer_run_is_not_redacted_part_way() {
+    let r = all();
+    let run = "m".repeat(70);
+    let text = format!("from zoe.martin@example.io{run}artin@example.org done");
+    let shipped = redact(&r, &text);
+    for rule in r.rules() {
+        assert_eq!(rule.finds(&shipped), None, "{}: {shipped}", rule.name());
+    }
+    assert_eq!(shipped, text);
+    // The same address, ended where labels end, is one.
+    assert_eq!(
+        redact(&r, "from zoe.martin@example.io, done"),
+        "from [REDACTED:email], done"
+    );
+}
+
 #[test]
 fn multi_byte_text_around_matches() {
     let r = all();
