@@ -114,9 +114,10 @@ fn all_detectors_together() {
 /// An address whose last label runs past the 63 letters a domain label may have is no address,
 /// and neither is the address-shaped rest of that run: redacting the rest would cut the run to
 /// 63 letters and leave the first one an address, in the text shipped. Found by the `redaction`
-/// fuzz target (its input is `fuzz/regressions/redaction/finding-2-…`).
+/// fuzz target (its input is `fuzz/regressions/redaction/finding-2-…`), and so was the second
+/// case below once the first was fixed.
 #[test]
-fn an_address_cut_from_a_longer_run_is_not_redacted_part_way() {
+fn an_address_cut_from_a_longer_run_or_glued_to_another_is_never_left_by_a_replacement() {
     let r = all();
     let run = "m".repeat(70);
     let text = format!("from zoe.martin@example.io{run}artin@example.org done");
@@ -125,6 +126,12 @@ fn an_address_cut_from_a_longer_run_is_not_redacted_part_way() {
         assert_eq!(rule.finds(&shipped), None, "{}: {shipped}", rule.name());
     }
     assert_eq!(shipped, text);
+    // Two addresses glued where the first's domain ends: both are redacted, and nothing is
+    // left to be an address between the replacements (finding 3, `finding-3-…`).
+    assert_eq!(
+        redact(&r, "ubob@example.org%sta@example.net done"),
+        "[REDACTED:email][REDACTED:email] done"
+    );
     // The same address, ended where labels end, is one.
     assert_eq!(
         redact(&r, "from zoe.martin@example.io, done"),
