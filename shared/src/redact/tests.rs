@@ -192,6 +192,29 @@ fn custom_rules_and_replacements() {
         "o-XXXXXX and o-XXXXXX by [REDACTED:email] [REDACTED:pin]"
     );
     assert_eq!(counts, vec![1, 2, 1]);
+    // A match a later rule's replacement frees is redacted too: the address was glued to the
+    // ticket's letters, and stands alone once the ticket is replaced (the `redaction` fuzz
+    // target's finding 4, `finding-4-…`). A custom rule runs once: its replacement, which its
+    // pattern matches here, is not replaced again.
+    let r = Redactor::from_config(
+        Some("all"),
+        Some(r#"[{"name":"ticket","pattern":"TICKET-[0-9]{3,}"},{"name":"token","pattern":"(?i)token"}]"#),
+    )
+    .unwrap()
+    .unwrap();
+    let shipped = redact(&r, "at db8::1:2TICKET-123 token");
+    assert_eq!(
+        shipped,
+        "at [REDACTED:ipv6][REDACTED:ticket] [REDACTED:token]"
+    );
+    for rule in r.rules() {
+        assert_eq!(
+            rule.finds(&shipped).filter(|_| rule.name() != "token"),
+            None,
+            "{}",
+            rule.name()
+        );
+    }
     // A replacement is literal: `$1` stays `$1`.
     let r = Redactor::from_config(
         None,
