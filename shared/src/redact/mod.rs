@@ -54,15 +54,16 @@ impl Rule {
 
     /// Appends `text` with this rule's matches replaced to `out`, searching the ranges
     /// `within` (in order; none of its matches can cross their ends) and nothing else; the
-    /// number of replacements (0: nothing appended).
+    /// number of replacements (0: nothing appended), and whether its check refused a match
+    /// (`checked`: with the check).
     fn apply(
         &self,
         text: &str,
         within: impl Iterator<Item = Range<usize>>,
         checked: bool,
         out: &mut String,
-    ) -> u64 {
-        let (mut copied, mut n) = (0, 0);
+    ) -> (u64, bool) {
+        let (mut copied, mut n, mut refused) = (0, 0, false);
         // A match at `start..end` of the range starting at `at`.
         let mut found = |start: usize, end: usize, at: usize, out: &mut String| {
             let (start, end) = (at + start, at + end);
@@ -80,6 +81,7 @@ impl Rule {
                 }
                 Some(_) => None,
             };
+            refused |= range.is_none();
             // An empty match would insert the replacement between characters: never a secret.
             if let Some((start, end)) = range.filter(|&(s, e)| e > s && s >= copied) {
                 if n == 0 {
@@ -123,7 +125,7 @@ impl Rule {
         if n > 0 {
             out.push_str(&text[copied..]);
         }
-        n
+        (n, refused)
     }
 }
 
@@ -284,36 +286,66 @@ impl Redactor {
         // neighbours of a match, and a later rule's replacement can change them: in
         // `db8::1:2TICKET-123` the address is glued to the letters, but once a custom rule has
         // replaced the ticket it stands alone, before `]` (the `redaction` fuzz target's
-        // finding 4). So a replacement makes every built-in rule run again on the new text,
-        // until a pass replaces nothing. Each pass replaces something of the text as it came, so
-        // this ends; past `CHECKED_PASSES` (a chain built to go on, each replacement freeing
-        // the next) every built-in rule runs once more without its checks, whose matches no
+        // finding 4). So after a replacement, every rule whose check refused a match runs
+        // again on the new text, until a pass replaces nothing. Only those: a replacement
+        // (`[REDACTED:…]`) makes no new match of a built-in pattern, and a rule that refused
+        // nothing replaced all it found. Not custom rules either, which have no check (and
+        // might match their own replacement: `token`, replaced by `[REDACTED:token]`). Each
+        // pass replaces something of the text as it came, so this ends; past
+        // `CHECKED_PASSES` (a chain built to go on, each replacement freeing the next) the
+        // rules that refused run once more without their checks, whose matches no
         // replacement can free: more is replaced than need be, nothing a rule matches is left.
         let mut stale: Vec<bool> = self.rules.iter().map(runs_here).collect();
-        // Only rules with a check run again: a custom rule matches the same wherever it stands,
-        // and could match its own replacement (`token`, replaced by `[REDACTED:token]`).
-        let again = |rule: &Rule| runs_here(rule) && rule.check.is_some();
+        let mut refused = vec![false; self.rules.len()];
+        // The pass's mask and runs of the text as it now stands, after a replacement.
+        let mut now: Option<(scan::Mask, scan::Runs)> = None;
         let mut pass = 0;
         while stale.contains(&true) {
             pass += 1;
             let checked = pass <= CHECKED_PASSES;
             if !checked {
-                stale = self.rules.iter().map(again).collect();
+                // Every rule that refused a match in the text as it stands, whether or not a
+                // replacement came after: one of this pass's can.
+                for (stale, refused) in stale.iter_mut().zip(&refused) {
+                    *stale |= refused;
+                }
             }
             for (i, (rule, count)) in self.rules.iter().zip(counts.iter_mut()).enumerate() {
                 if !std::mem::take(&mut stale[i]) {
                     continue;
                 }
-                let n = if matched {
+                let (n, refusals) = if matched {
                     let source = &out[start..];
-                    let n =
-                        rule.apply(source, std::iter::once(0..source.len()), checked, &mut next);
+                    // Given runs, `text` is the pass's kind of text (escaped, only `\"` and
+                    // `\\` escapes) and so is what the replacements made of it: the pass again
+                    // tells which detectors could match it now and where the addresses are,
+                    // once after each replacement, so that a rule running again costs a scan,
+                    // not a search of the whole message.
+                    if runs.is_some() && now.is_none() {
+                        let mut runs = scan::Runs::default();
+                        let mask = scan::candidates_in(source.as_bytes(), &mut runs);
+                        now = Some((mask, runs));
+                    }
+                    if let Some((mask, _)) = &now
+                        && rule.bit != 0
+                        && rule.bit & mask == 0
+                    {
+                        refused[i] = false;
+                        continue;
+                    }
+                    let (n, refusals) = match now.as_ref().and_then(|(_, runs)| runs.of(rule.bit)) {
+                        Some(within) => rule.apply(source, within, checked, &mut next),
+                        None => {
+                            rule.apply(source, std::iter::once(0..source.len()), checked, &mut next)
+                        }
+                    };
                     if n > 0 {
+                        now = None;
                         out.truncate(start);
                         out.push_str(&next);
                         next.clear();
                     }
-                    n
+                    (n, refusals)
                 } else {
                     // The pass's runs are places in `text` as it came.
                     match runs.and_then(|r| r.of(rule.bit)) {
@@ -321,15 +353,12 @@ impl Redactor {
                         None => rule.apply(text, std::iter::once(0..text.len()), checked, out),
                     }
                 };
+                refused[i] = refusals && rule.check.is_some();
                 if n > 0 {
                     *count += n;
                     matched = true;
-                    if checked {
-                        // This rule too: its own replacement can free a match it refused
-                        // before it, as another's can.
-                        for (k, other) in self.rules.iter().enumerate() {
-                            stale[k] |= again(other);
-                        }
+                    for (k, stale) in stale.iter_mut().enumerate() {
+                        *stale |= refused[k];
                     }
                 }
             }
