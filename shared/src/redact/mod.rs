@@ -435,8 +435,10 @@ impl Redactor {
         if !matches!(first, Some(b'{' | b'[')) {
             return self.redact_masked(text, mask, None, counts);
         }
-        if structured::is_json(text) {
-            return structured::redact(self, text, mask, counts);
+        if structured::is_json(text)
+            && let Ok(redacted) = structured::redact(self, text, mask, counts)
+        {
+            return redacted;
         }
         // Not JSON after all: plain text.
         self.redact_masked(text, mask, None, counts)

@@ -18,9 +18,22 @@ pub fn is_json(text: &str) -> bool {
     serde_json::from_str::<IgnoredAny>(text).is_ok()
 }
 
+/// A string of the message the walk cannot read: serde_json skips a lone `\u` surrogate
+/// ([`is_json`] accepts it), [`json::scan_string`] refuses it. The message is then redacted as
+/// plain text: stopping there shipped the rest unread (`{"m":"\udddd bob@example.org"}` kept
+/// its address: the `redaction` fuzz target's finding 5).
+#[derive(Debug)]
+pub struct Unreadable;
+
 /// `text` (valid JSON: [`is_json`]) with its strings and numbers redacted; `None` when nothing
-/// matched.
-pub fn redact(r: &Redactor, text: &str, mask: Mask, counts: &mut [u64]) -> Option<String> {
+/// matched; [`Unreadable`] (nothing counted) when a string cannot be read.
+pub fn redact(
+    r: &Redactor,
+    text: &str,
+    mask: Mask,
+    counts: &mut [u64],
+) -> Result<Option<String>, Unreadable> {
+    let counted = counts.to_vec();
     let b = text.as_bytes();
     let mut out = String::new();
     let mut copied = 0;
@@ -31,9 +44,11 @@ pub fn redact(r: &Redactor, text: &str, mask: Mask, counts: &mut [u64]) -> Optio
     while i < b.len() {
         match b[i] {
             b'"' => {
-                // Valid JSON (`is_json`): every string is closed.
+                // Valid JSON (`is_json`): every string is closed, but one may hold a lone
+                // surrogate.
                 let Some((end, content)) = json::scan_string(text, i + 1) else {
-                    break;
+                    counts.copy_from_slice(&counted);
+                    return Err(Unreadable);
                 };
                 let is_key = b[(end + 1).min(b.len())..]
                     .iter()
@@ -90,8 +105,8 @@ pub fn redact(r: &Redactor, text: &str, mask: Mask, counts: &mut [u64]) -> Optio
         }
     }
     if !changed {
-        return None;
+        return Ok(None);
     }
     out.push_str(&text[copied..]);
-    Some(out)
+    Ok(Some(out))
 }

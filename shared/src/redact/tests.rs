@@ -132,6 +132,12 @@ fn an_address_cut_from_a_longer_run_or_glued_to_another_is_never_left_by_a_repla
         redact(&r, "ubob@example.org%sta@example.net done"),
         "[REDACTED:email][REDACTED:email] done"
     );
+    // A JSON message with a lone surrogate is redacted as plain text, not left unread from that
+    // string on (finding 5, `finding-5-…`).
+    assert_eq!(
+        redact(&r, r#"{"m":"\udddd bob@example.org"}"#),
+        r#"{"m":"\udddd [REDACTED:email]"}"#
+    );
     // The same address, ended where labels end, is one.
     assert_eq!(
         redact(&r, "from zoe.martin@example.io, done"),
