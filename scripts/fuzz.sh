@@ -25,11 +25,26 @@ rm -rf fuzz/seeds
 python3 scripts/fuzz_seeds.py fuzz/seeds >/dev/null
 mkdir -p target/fuzz
 start=$SECONDS
-(cd fuzz && cargo "+$TOOLCHAIN" fuzz build >../target/fuzz/build.log 2>&1) || {
-  tail -40 target/fuzz/build.log
-  echo "fuzz: the targets do not build ($TOOLCHAIN)"
-  exit 1
+build() { (cd fuzz && cargo "+$TOOLCHAIN" fuzz build >"../target/fuzz/build$1.log" 2>&1); }
+# What a failed build said, short enough to be read at the end of a CI log: each error with
+# the lines after it (a link's command line cut to its start), then the disk and memory left.
+# A link's failure shows only as "could not compile ... due to 1 previous error" otherwise.
+failed_build() {
+  grep -E -A12 '^error' "$1" | cut -c1-300 | head -60
+  df -h . | tail -1 | awk '{print "fuzz: disk " $4 " free of " $2}'
+  free -m | awk '/^Mem:/ {print "fuzz: memory " $7 " MiB available of " $2}'
 }
+if ! build ""; then
+  # Once more, one job at a time: two instrumented links at once each hold a binary of about
+  # 130 MB. A second failure is the build's own.
+  failed_build target/fuzz/build.log
+  echo "fuzz: the build failed; once more, one job at a time"
+  if ! CARGO_BUILD_JOBS=1 build "-again"; then
+    failed_build target/fuzz/build-again.log
+    echo "fuzz: the targets do not build ($TOOLCHAIN)"
+    exit 1
+  fi
+fi
 echo "fuzz: targets built with AddressSanitizer ($(rustc "+$TOOLCHAIN" --version), cargo-fuzz $CARGO_FUZZ_VERSION) in $((SECONDS - start)) s"
 if [ "${1:-}" = minimise ]; then
   for target in $(cd fuzz && cargo "+$TOOLCHAIN" fuzz list); do
