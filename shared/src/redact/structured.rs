@@ -33,7 +33,20 @@ pub fn redact(
     mask: Mask,
     counts: &mut [u64],
 ) -> Result<Option<String>, Unreadable> {
-    let counted = counts.to_vec();
+    // The counts as they were, to take back on `Unreadable`: on the stack for as many rules as
+    // there are detectors and a few custom ones, since this runs for every JSON message.
+    let mut inline = [0; 32];
+    let mut heap = Vec::new();
+    let counted: &[u64] = match inline.get_mut(..counts.len()) {
+        Some(inline) => {
+            inline.copy_from_slice(counts);
+            inline
+        }
+        None => {
+            heap.extend_from_slice(counts);
+            &heap
+        }
+    };
     let b = text.as_bytes();
     let mut out = String::new();
     let mut copied = 0;
@@ -47,7 +60,7 @@ pub fn redact(
                 // Valid JSON (`is_json`): every string is closed, but one may hold a lone
                 // surrogate.
                 let Some((end, content)) = json::scan_string(text, i + 1) else {
-                    counts.copy_from_slice(&counted);
+                    counts.copy_from_slice(counted);
                     return Err(Unreadable);
                 };
                 let is_key = b[(end + 1).min(b.len())..]

@@ -145,6 +145,31 @@ fn an_address_cut_from_a_longer_run_or_glued_to_another_is_never_left_by_a_repla
     );
 }
 
+/// A JSON walk that stops at an unreadable string takes back what it counted before it, since
+/// the message is then redacted, and counted, again as plain text: each match once, with a few
+/// rules (their counts kept on the stack) and with many (on the heap).
+#[test]
+fn a_walk_stopped_by_a_lone_surrogate_counts_nothing_of_its_own() {
+    let text = r#"{"a":"bob@example.org","m":"\udddd zz7q"}"#;
+    let many: Vec<String> = (0..40)
+        .map(|i| format!(r#"{{"name":"r{i}","pattern":"zz{i}q"}}"#))
+        .collect();
+    let many = format!("[{}]", many.join(","));
+    for rules in [None, Some(many.as_str())] {
+        let r = Redactor::from_config(Some("all"), rules).unwrap().unwrap();
+        let mut counts = r.counts();
+        let out = r.redact_message(text, &mut counts).unwrap();
+        let email = r.rules().iter().position(|x| x.name() == "email").unwrap();
+        let want: Vec<u64> = (0..counts.len())
+            .map(|i| u64::from(i == email) + u64::from(rules.is_some() && i == DETECTORS.len() + 7))
+            .collect();
+        assert_eq!(counts, want, "{} rules", counts.len());
+        assert!(
+            out.starts_with(r#"{"a":"[REDACTED:email]","m":"\udddd "#),
+            "{out}"
+        );
+    }
+}
 #[test]
 fn multi_byte_text_around_matches() {
     let r = all();
