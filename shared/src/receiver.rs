@@ -973,6 +973,18 @@ pub struct Routed {
 
 #[cfg(any(test, feature = "fuzzing"))]
 impl Receiver {
+    /// A receiver for paths that never write (Firehose, [`Receiver::route_event`]): its
+    /// client points nowhere.
+    pub fn offline(config: ReceiverConfig) -> Self {
+        let client = aws_sdk_cloudwatchlogs::Client::from_conf(
+            aws_sdk_cloudwatchlogs::Config::builder()
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .build(),
+        );
+        let writer = Writer::new(client, config.common.writer.clone());
+        Receiver::new(config, writer)
+    }
+
     /// [`Receiver::handle`] without a write and without I/O, for the fuzz targets: the event
     /// read in its shape, each subscription payload decoded and routed as `handle` does
     /// ([`Receiver::decode_and_route`], [`replay::payload_of`]), a Firehose event answered
@@ -1928,17 +1940,9 @@ mod tests {
         assert_eq!(summary, Summary::default());
     }
 
-    /// A receiver for the Firehose path: its writer is never called there, so its client
-    /// points nowhere.
+    /// A receiver for the Firehose path: its writer is never called there.
     fn firehose_receiver(vars: &[(&str, &str)]) -> Receiver {
-        let config = config(vars);
-        let client = aws_sdk_cloudwatchlogs::Client::from_conf(
-            aws_sdk_cloudwatchlogs::Config::builder()
-                .behavior_version(aws_config::BehaviorVersion::latest())
-                .build(),
-        );
-        let writer = Writer::new(client, config.common.writer.clone());
-        Receiver::new(config, writer)
+        Receiver::offline(config(vars))
     }
 
     fn b64(bytes: &[u8]) -> String {
