@@ -178,6 +178,33 @@ pub struct Redactor {
 /// How many replacements each rule made, in the order of [`Redactor::rules`].
 pub type Counts = Vec<u64>;
 
+/// How many rules [`per_rule`] keeps on the stack: every detector and a few custom rules.
+const INLINE_RULES: usize = 32;
+
+/// A value per rule, from `values`: in `inline` for up to [`INLINE_RULES`] rules, in `heap`
+/// beyond. A message's redaction needs a few such (the rules still to run, those that refused a
+/// match, the counts a JSON walk may take back), for every message the pass finds room in: on
+/// the heap, each would be an allocation and a free per message.
+fn per_rule<'a, T: Copy>(
+    inline: &'a mut [T; INLINE_RULES],
+    heap: &'a mut Vec<T>,
+    values: impl ExactSizeIterator<Item = T>,
+) -> &'a mut [T] {
+    match inline.get_mut(..values.len()) {
+        Some(inline) => {
+            for (to, value) in inline.iter_mut().zip(values) {
+                *to = value;
+            }
+            inline
+        }
+        None => {
+            heap.clear();
+            heap.extend(values);
+            heap
+        }
+    }
+}
+
 impl Redactor {
     /// From `REDACT` (detector names, comma-separated, or `all`) and `REDACT_RULES` (a JSON
     /// array of `{"name","pattern","replacement"?}`); `None` when neither asks for anything.
@@ -295,8 +322,10 @@ impl Redactor {
         // `CHECKED_PASSES` (a chain built to go on, each replacement freeing the next) the
         // rules that refused run once more without their checks, whose matches no
         // replacement can free: more is replaced than need be, nothing a rule matches is left.
-        let mut stale: Vec<bool> = self.rules.iter().map(runs_here).collect();
-        let mut refused = vec![false; self.rules.len()];
+        let mut inline = ([false; INLINE_RULES], [false; INLINE_RULES]);
+        let mut heap = (Vec::new(), Vec::new());
+        let stale = per_rule(&mut inline.0, &mut heap.0, self.rules.iter().map(runs_here));
+        let refused = per_rule(&mut inline.1, &mut heap.1, self.rules.iter().map(|_| false));
         // The pass's mask and runs of the text as it now stands, after a replacement.
         let mut now: Option<(scan::Mask, scan::Runs)> = None;
         let mut pass = 0;
@@ -306,7 +335,7 @@ impl Redactor {
             if !checked {
                 // Every rule that refused a match in the text as it stands, whether or not a
                 // replacement came after: one of this pass's can.
-                for (stale, refused) in stale.iter_mut().zip(&refused) {
+                for (stale, refused) in stale.iter_mut().zip(refused.iter()) {
                     *stale |= refused;
                 }
             }

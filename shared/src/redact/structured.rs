@@ -9,8 +9,8 @@ use std::borrow::Cow;
 
 use serde::de::IgnoredAny;
 
-use super::Redactor;
 use super::scan::Mask;
+use super::{INLINE_RULES, Redactor, per_rule};
 use crate::json;
 
 /// Whether `text` is one JSON value (what the walk below relies on).
@@ -33,20 +33,9 @@ pub fn redact(
     mask: Mask,
     counts: &mut [u64],
 ) -> Result<Option<String>, Unreadable> {
-    // The counts as they were, to take back on `Unreadable`: on the stack for as many rules as
-    // there are detectors and a few custom ones, since this runs for every JSON message.
-    let mut inline = [0; 32];
-    let mut heap = Vec::new();
-    let counted: &[u64] = match inline.get_mut(..counts.len()) {
-        Some(inline) => {
-            inline.copy_from_slice(counts);
-            inline
-        }
-        None => {
-            heap.extend_from_slice(counts);
-            &heap
-        }
-    };
+    // The counts as they were, to take back on `Unreadable`.
+    let (mut inline, mut heap) = ([0; INLINE_RULES], Vec::new());
+    let counted = per_rule(&mut inline, &mut heap, counts.iter().copied());
     let b = text.as_bytes();
     let mut out = String::new();
     let mut copied = 0;
