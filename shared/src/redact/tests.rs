@@ -170,6 +170,7 @@ fn a_walk_stopped_by_a_lone_surrogate_counts_nothing_of_its_own() {
         );
     }
 }
+
 #[test]
 fn multi_byte_text_around_matches() {
     let r = all();
