@@ -325,7 +325,11 @@ impl Redactor {
         let mut inline = ([false; INLINE_RULES], [false; INLINE_RULES]);
         let mut heap = (Vec::new(), Vec::new());
         let stale = per_rule(&mut inline.0, &mut heap.0, self.rules.iter().map(runs_here));
-        let refused = per_rule(&mut inline.1, &mut heap.1, self.rules.iter().map(|_| false));
+        let refused = per_rule(
+            &mut inline.1,
+            &mut heap.1,
+            std::iter::repeat_n(false, self.rules.len()),
+        );
         // The pass's mask and runs of the text as it now stands, after a replacement.
         let mut now: Option<(scan::Mask, scan::Runs)> = None;
         let mut pass = 0;
